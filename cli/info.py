@@ -1,0 +1,113 @@
+"""`mlphys info NAME`: what a model or dataset is, without loading TensorFlow."""
+
+import click
+
+from mlphys.cli import options, output
+from mlphys.errors import UserError
+
+
+@click.command()
+@click.argument("name")
+@click.option("--shape", metavar="H,W,C", help="Build the model for this input shape and "
+              "print its layers and parameter count (imports TensorFlow).")
+@click.option("--classes", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Number of classes (or regression targets) with --shape.")
+@click.option("--task", type=click.Choice(["classification", "binary", "regression"]),
+              help="Task with --shape [default: the model's].")
+@options.param
+@options.models_from
+@options.json_output
+def info(name, shape, classes, task, params, models_from, as_json):
+    """Describe model or dataset NAME: source, hyperparameters, compatible datasets.
+
+    \b
+      mlphys info cnn
+      mlphys info cnn --shape 28,28,1 --classes 10
+      mlphys info digits
+    """
+    from mlphys.datasets import list_datasets
+    from mlphys.registry import list_models, load_plugin
+
+    load_plugin(models_from)
+    if name in list_models():
+        _model_info(name, shape, classes, task, params, as_json)
+    elif name in list_datasets():
+        if shape:
+            raise UserError("--shape applies to models; a dataset's shape is in its info")
+        _dataset_info(name, as_json)
+    else:
+        from mlphys.errors import unknown_name
+
+        raise unknown_name("model or dataset", name, list_models() + list_datasets(),
+                           "'mlphys list models' and 'mlphys list datasets' show them")
+
+
+def _model_info(name, shape, classes, task, params, as_json):
+    from mlphys.datasets import get_dataset, list_datasets
+    from mlphys.hparams import declared_hyperparameters, parse_assignments
+    from mlphys.registry import get_model
+
+    entry = get_model(name)
+    declared = declared_hyperparameters(entry)
+    fitting = [d for d in list_datasets() if entry.accepts(get_dataset(d).task,
+                                                          get_dataset(d).kind)]
+    if as_json and not shape:
+        output.as_json({
+            "name": name, "task": entry.task, "inputs": entry.inputs,
+            "default_dataset": entry.dataset, "source": entry.source, "doc": entry.doc,
+            "epochs": entry.epochs, "batch_size": entry.batch_size,
+            "hyperparameters": [{"name": d.name, "type": d.type, "default": d.default,
+                                 "range": d.range} for d in declared],
+            "datasets": fitting})
+        return
+    click.echo(f"{name}: {entry.summary}\n")
+    click.echo("\n".join(entry.doc.splitlines()[1:]).strip() + "\n")
+    output.table([("source", entry.source), ("task", entry.task), ("inputs", entry.inputs),
+                  ("default dataset", entry.dataset),
+                  ("default epochs / batch size", f"{entry.epochs} / {entry.batch_size}")],
+                 ["", ""])
+    click.echo("\nhyperparameters (set with -p NAME=VALUE):")
+    output.table([(d.name, d.type, d.default, d.range) for d in declared],
+                 ["name", "type", "default", "range"])
+    click.echo(f"\ncompatible datasets: {', '.join(fitting) or 'none registered'}"
+               " (and your own .npz, .csv or image folders of that kind)")
+    if shape:
+        _layer_table(entry, shape, classes, task, parse_assignments(params, "--param"),
+                     as_json)
+
+
+def _layer_table(entry, shape_text, classes, task, params, as_json):
+    from mlphys.datasets import DataSpec
+
+    try:
+        shape = tuple(int(s) for s in shape_text.replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        raise UserError(f"--shape {shape_text}: give integers, e.g. --shape 28,28,1") from None
+    if not shape or min(shape) < 1:
+        raise UserError(f"--shape {shape_text}: give positive integers, e.g. --shape 28,28,1")
+    kind = {1: "vector", 2: "sequence", 3: "image"}.get(len(shape))
+    if kind is None:
+        raise UserError(f"--shape {shape_text}: give 1 (features), 2 (time, features) or 3 "
+                        "(height, width, channels) numbers")
+    task = task or ("regression" if entry.task == "regression" else "classification")
+    outputs = 1 if task == "binary" else classes
+    names = tuple(str(i) for i in range(2 if task == "binary" else classes)) \
+        if task != "regression" else None
+    spec = DataSpec(shape, task, outputs, kind, names)
+
+    from mlphys.building import build_model
+
+    model, hp = build_model(entry.name, spec, params, dataset_name=f"--shape {shape_text}")
+    if as_json:
+        output.as_json({"name": entry.name, "input_shape": list(shape),
+                        "parameters": int(model.count_params()),
+                        "hyperparameters": dict(hp.values),
+                        "layers": [{"name": layer.name, "type": type(layer).__name__,
+                                    "parameters": int(layer.count_params())}
+                                   for layer in model.layers]})
+        return
+    click.echo("")
+    model.summary()
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    click.echo(f"parameters: {model.count_params():,} (trainable {trainable:,}) for input "
+               f"{'x'.join(map(str, shape))} and {outputs} output(s)")

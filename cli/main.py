@@ -1,0 +1,78 @@
+"""The `mlphys` command group, with subcommands imported only when they run.
+
+`mlphys --help`, `mlphys list` and `mlphys info NAME` never import TensorFlow: each
+subcommand lives in its own module, loaded on demand (Click's "lazily loading
+subcommands" pattern), and those modules import the engine inside their functions.
+"""
+
+import os
+
+import click
+
+from mlphys.errors import UserError
+
+COMMANDS = {  # name -> (module, function); later features add their command here
+    "list": ("mlphys.cli.listing", "list_command"),
+    "info": ("mlphys.cli.info", "info"),
+    "train": ("mlphys.cli.train", "train"),
+    "evaluate": ("mlphys.cli.evaluate", "evaluate"),
+}
+
+
+class UserMistake(click.ClickException):
+    """A `UserError` shown as one line, 'Error: ...', with exit status 2."""
+
+    exit_code = 2
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        from importlib import import_module
+
+        module, function = COMMANDS[name]
+        return getattr(import_module(module), function)
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as error:
+            import difflib
+
+            close = difflib.get_close_matches(args[0], COMMANDS, n=2) if args else []
+            if close and "No such command" in str(error):
+                error.message += f" Did you mean {' or '.join(close)}?"
+            raise
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            raise UserMistake(str(error)) from None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                              "max_content_width": 100})
+@click.version_option(package_name="mlphys", prog_name="mlphys")
+def cli():
+    """mlphys: the canonical examples of machine learning for physicists, as a Keras model
+    zoo you train, tune, explain and evaluate from the shell.
+
+    \b
+    Examples:
+      mlphys list models
+      mlphys info cnn
+      mlphys train cnn --dataset digits --epochs 5 --seed 1
+      mlphys evaluate saved_models/cnn-digits-20261121-101500
+
+    Shell completion (bash): eval "$(_MLPHYS_COMPLETE=bash_source mlphys)"
+    """
+
+
+def main():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter out
+    cli(prog_name="mlphys")

@@ -1,0 +1,61 @@
+"""`mlphys train MODEL --dataset D`."""
+
+import shlex
+import sys
+
+import click
+
+from mlphys.cli import options, output
+
+
+@click.command()
+@options.model_argument
+@options.dataset
+@options.option
+@options.param
+@options.epochs
+@options.batch_size
+@options.seed
+@options.out
+@click.option("--val-split", type=float, default=0.1, show_default=True,
+              help="Fraction of the training data held out for validation (when the "
+              "dataset has no validation split).")
+@click.option("--patience", type=click.IntRange(min=1),
+              help="Stop after this many epochs without a better validation loss.")
+@click.option("--target", metavar="COLUMN", help="Label column of a CSV file "
+              "[default: the last].")
+@options.data_dir
+@options.models_from
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@options.json_output
+def train(model, dataset, options, params, epochs, batch_size, seed, out, val_split,
+          patience, target, data_dir, models_from, quiet, as_json):
+    """Train MODEL and write a run folder (model, best checkpoint, config, history,
+    metrics, plots, TensorBoard logs).
+
+    \b
+      mlphys train cnn --dataset digits --epochs 5 --seed 1
+      mlphys train mlp -d fashion_mnist -p units=256 -p dropout=0.2 --batch-size 64
+      mlphys train mlp -d table.csv --target energy
+      mlphys train mynet -d digits --models-from my_models.py
+    """
+    from mlphys.hparams import parse_assignments
+
+    dataset_options = parse_assignments(options, "--option")
+    if target:
+        dataset_options["target"] = target
+    from mlphys.training import train as run_training
+
+    result = run_training(
+        model, dataset, parse_assignments(params, "--param"),
+        dataset_options=dataset_options, epochs=epochs, batch_size=batch_size, seed=seed,
+        out=out, val_split=val_split, patience=patience, quiet=quiet or as_json,
+        data_dir=data_dir, models_from=models_from,
+        command=shlex.join(["mlphys", *sys.argv[1:]]))
+    if as_json:
+        output.as_json(result)
+        return
+    click.echo(f"\nrun folder: {result['run_dir']}  (seed {result['seed']}, "
+               f"{result['epochs_run']} epochs)")
+    click.echo("test metrics:")
+    output.metrics_table(result["metrics"])

@@ -1,0 +1,242 @@
+"""A user's own data: `.npz` arrays, `.csv` tables and folders of images.
+
+    mlphys train mlp -d measurements.csv --target energy
+    mlphys train cnn -d runs.npz              # keys x_train, y_train [, x_test, y_test]
+    mlphys train cnn -d photos/ --option size=64,64   # photos/<class>/<image files>
+
+Files without a test split get one (`test_split`, stratified for classes, fixed by
+`split_seed`). The task is found from the labels unless `task=` says it.
+"""
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from mlphys.datasets import (Dataset, infer_spec, register_file_format, split_indices)
+from mlphys.errors import UserError
+from mlphys.data._images import as_unit_images
+
+MAX_CLASSES = 20  # integer labels with at most this many values are classes
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".ppm",
+                  ".pgm", ".webp"}
+
+
+def infer_task(y, task="auto"):
+    """"classification" or "regression" for labels `y`, unless `task` is given."""
+    if task not in ("auto", "classification", "regression"):
+        raise UserError(f"--option task={task}: choose auto, classification or regression")
+    if task != "auto":
+        return task
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1 and np.all((y == 0) | (y == 1)) and np.all(y.sum(1) == 1):
+        return "classification"  # one-hot
+    if y.dtype.kind in "OUSb":
+        return "classification"
+    values = np.unique(y)
+    integral = y.dtype.kind in "iu" or bool(np.all(np.mod(values, 1) == 0))
+    return "classification" if integral and len(values) <= MAX_CLASSES else "regression"
+
+
+def _encode_labels(y):
+    """Class indices 0..K-1 and the class names, for labels of any type."""
+    names, indices = np.unique(np.asarray(y), return_inverse=True)
+    return indices.astype(np.int64), [str(n) for n in names]
+
+
+def _finish(name, x, y, task, x_test, y_test, test_split, split_seed, provenance,
+            x_val=None, y_val=None, kind=None):
+    if task == "classification" and not (y.ndim == 2 and y.shape[1] > 1):
+        labels = np.concatenate([np.ravel(a) for a in (y, y_test, y_val) if a is not None])
+        indices, class_names = _encode_labels(labels)
+        n_train, n_test = len(y), (len(y_test) if y_test is not None else 0)
+        y = indices[:n_train]
+        if y_test is not None:
+            y_test = indices[n_train:n_train + n_test]
+        if y_val is not None:
+            y_val = indices[n_train + n_test:]
+    else:
+        class_names = None
+        if task == "regression":
+            y = y.astype(np.float32)
+            y_test = None if y_test is None else y_test.astype(np.float32)
+            y_val = None if y_val is None else y_val.astype(np.float32)
+    if x_test is None:
+        if not 0 < test_split < 1:
+            raise UserError(f"--option test_split={test_split}: give a fraction in (0, 1)")
+        keep, test = split_indices(y, test_split, split_seed,
+                                   stratify=task == "classification")
+        x, y, x_test, y_test = x[keep], y[keep], x[test], y[test]
+    spec = infer_spec(x, y, task, class_names=class_names, kind=kind)
+    return Dataset(name, spec, x, y, x_test, y_test, x_val, y_val, provenance=provenance)
+
+
+def _image_or_vector(x, kind):
+    """Arrays as float32; (N, H, W) images get a channel axis, uint8 pixels scaled."""
+    if kind not in ("auto", "image", "vector", "sequence"):
+        raise UserError(f"--option kind={kind}: choose auto, image, vector or sequence")
+    if kind == "auto":
+        kind = {2: "vector", 3: "image", 4: "image"}.get(x.ndim)
+        if kind is None:
+            raise UserError(f"x_train has shape {x.shape}: expected (N, features), (N, H, W) "
+                            "or (N, H, W, C)")
+    if kind == "image":
+        return as_unit_images(x), kind
+    return x.astype(np.float32), kind
+
+
+@register_file_format(".npz")
+def npz_file(path, task: str = "auto", kind: str = "auto", test_split: float = 0.2,
+             split_seed: int = 0):
+    """Arrays x_train, y_train and optionally x_val, y_val, x_test, y_test."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise UserError(f"cannot read '{path}' as a NumPy .npz file ({error}); "
+                        "save it with numpy.savez(path, x_train=..., y_train=...)") from None
+    missing = [k for k in ("x_train", "y_train") if k not in arrays]
+    if missing:
+        raise UserError(f"'{path}' has no array {' or '.join(missing)} (it has: "
+                        f"{', '.join(arrays) or 'nothing'}); save it with "
+                        "numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)")
+    for split in ("test", "val"):
+        if (f"x_{split}" in arrays) != (f"y_{split}" in arrays):
+            raise UserError(f"'{path}' has only one of x_{split} and y_{split}: "
+                            "give both or neither")
+    for split in ("train", "test", "val"):
+        if f"x_{split}" in arrays and len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
+            raise UserError(f"'{path}': x_{split} has {len(arrays[f'x_{split}'])} samples but "
+                            f"y_{split} has {len(arrays[f'y_{split}'])}")
+    x, kind = _image_or_vector(arrays["x_train"], kind)
+    x_test = _image_or_vector(arrays["x_test"], kind)[0] if "x_test" in arrays else None
+    x_val = _image_or_vector(arrays["x_val"], kind)[0] if "x_val" in arrays else None
+    y = arrays["y_train"]
+    task = infer_task(y, task)
+    return _finish(Path(path).stem, x, y, task, x_test, arrays.get("y_test"), test_split,
+                   split_seed, {"source": str(Path(path).resolve())}, x_val,
+                   arrays.get("y_val"), kind=kind)
+
+
+@register_file_format(".csv")
+def csv_file(path, target: str | None = None, task: str = "auto", test_split: float = 0.2,
+             split_seed: int = 0):
+    """A table with a header row; `target` is the label column (default: the last one)."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as error:
+        raise UserError(f"cannot read '{path}' as CSV ({error}); give a comma-separated "
+                        "file with a header row") from None
+    if table.shape[1] < 2 or len(table) < 2:
+        raise UserError(f"'{path}' needs a header row, at least two columns (features and a "
+                        f"target) and two rows; it has {table.shape[1]} column(s) and "
+                        f"{len(table)} row(s)")
+    target = target or table.columns[-1]
+    if target not in table.columns:
+        raise UserError(f"'{path}' has no column '{target}': choose --target from "
+                        f"{', '.join(map(str, table.columns))}")
+    features = table.drop(columns=[target])
+    text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if text:
+        raise UserError(f"'{path}': column(s) {', '.join(map(str, text))} are not numbers; "
+                        "encode them as numbers or drop them")
+    empty = [c for c in table.columns if table[c].isna().any()]
+    if empty:
+        raise UserError(f"'{path}': column(s) {', '.join(map(str, empty))} have missing "
+                        "values; fill or drop those rows")
+    x = features.to_numpy(dtype=np.float32)
+    y = table[target].to_numpy()
+    task = infer_task(y, task)
+    if task == "regression" and y.dtype.kind not in "iuf":
+        raise UserError(f"'{path}': target '{target}' is not numeric, so it cannot be "
+                        "regressed; use --option task=classification")
+    return _finish(Path(path).stem, x, y, task, None, None, test_split, split_seed,
+                   {"source": str(Path(path).resolve()), "target": str(target),
+                    "features": [str(c) for c in features.columns]})
+
+
+def _read_images(files, size, color):
+    from PIL import Image, UnidentifiedImageError
+
+    images, bad = [], []
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                image = image.convert("L" if color == "grayscale" else "RGB")
+                if size is not None and image.size != (size[1], size[0]):
+                    image = image.resize((size[1], size[0]), Image.BILINEAR)
+                images.append(np.asarray(image, dtype=np.uint8))
+        except (UnidentifiedImageError, OSError, ValueError):
+            bad.append(file)
+    return images, bad
+
+
+def _class_folders(root):
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    files = {c.name: sorted(f for f in c.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+             for c in folders}
+    return {name: found for name, found in files.items() if found}
+
+
+@register_file_format("/")
+def image_folder(path, size: tuple | None = None, color: str = "auto",
+                 test_split: float = 0.2, split_seed: int = 0):
+    """Images in one subfolder per class (`flow_from_directory` layout), or in `train/`
+    and `test/` folders of that layout. `size=H,W` resizes; `color` is rgb, grayscale or
+    auto (grayscale if every image is)."""
+    from PIL import Image
+
+    root = Path(path)
+    if color not in ("auto", "rgb", "grayscale"):
+        raise UserError(f"--option color={color}: choose auto, rgb or grayscale")
+    if size is not None and (len(size) != 2 or min(size) < 1):
+        raise UserError(f"--option size={','.join(map(str, size))}: give HEIGHT,WIDTH")
+    parts = {"train": root / "train", "test": root / "test"}
+    if not all(p.is_dir() for p in parts.values()):
+        parts = {"train": root}
+    listing = {split: _class_folders(folder) for split, folder in parts.items()}
+    classes = sorted(set().union(*listing.values()))
+    n_files = sum(len(f) for split in listing.values() for f in split.values())
+    if n_files == 0:
+        raise UserError(f"no images in '{path}': put them in one subfolder per class, "
+                        f"e.g. {root / 'cats'}/1.png ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    if len(classes) < 2:
+        raise UserError(f"'{path}' has images of one class only ({classes[0]}): a "
+                        "classifier needs at least two class subfolders")
+    all_files = [f for split in listing.values() for files in split.values() for f in files]
+    if color == "auto":
+        modes = set()
+        for f in all_files[:200]:
+            try:
+                with Image.open(f) as image:
+                    modes.add(image.mode)
+            except OSError:
+                pass
+        color = "grayscale" if modes and modes <= {"L", "1", "I;16", "I"} else "rgb"
+    arrays = {}
+    for split, by_class in listing.items():
+        files = [f for c in classes for f in by_class.get(c, [])]
+        labels = np.array([classes.index(c) for c in classes for _ in by_class.get(c, [])])
+        images, bad = _read_images(files, size, color)
+        if bad:
+            names = ", ".join(str(b) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
+            raise UserError(f"{len(bad)} file(s) in '{path}' could not be read as images: "
+                            f"{names}; remove or replace them")
+        shapes = {im.shape for im in images}
+        if len(shapes) > 1:
+            raise UserError(f"images in '{path}' have different sizes "
+                            f"({', '.join(sorted(str(s[:2]) for s in shapes)[:3])} ...): "
+                            "give --option size=HEIGHT,WIDTH to resize them")
+        arrays[split] = (as_unit_images(np.stack(images)), labels)
+    x, y = arrays["train"]
+    x_test, y_test = arrays.get("test", (None, None))
+    dataset = _finish(root.name, x, y, "classification", x_test, y_test, test_split,
+                      split_seed, {"source": str(root.resolve()), "classes": classes,
+                                   "color": color}, kind="image")
+    names = tuple(classes)
+    dataset.spec = infer_spec(dataset.x_train, dataset.y_train, "classification",
+                              class_names=names, kind="image")
+    return dataset

@@ -1,0 +1,38 @@
+"""mlphys: the canonical examples of machine learning for physicists, as a Keras 3 model zoo.
+
+    import mlphys
+    mlphys.list_models("cnn*")
+    run = mlphys.train("cnn", "digits", epochs=5, seed=1)
+    mlphys.evaluate(run["run_dir"])
+
+Importing mlphys is cheap: TensorFlow is imported only by what builds or runs a model.
+"""
+
+from importlib import import_module
+
+from mlphys.datasets import DataSpec, Dataset, list_datasets, load_dataset, register_dataset
+from mlphys.errors import UserError
+from mlphys.registry import get_model, list_models, register_model
+
+try:
+    from importlib.metadata import version as _version
+
+    __version__ = _version("mlphys")
+except Exception:  # not installed, e.g. run from a source tree
+    __version__ = "0+unknown"
+
+_LAZY = {  # heavy entry points, imported on first use
+    "train": "mlphys.training",
+    "evaluate": "mlphys.evaluation",
+    "build_model": "mlphys.building",
+}
+
+__all__ = ["DataSpec", "Dataset", "UserError", "build_model", "evaluate", "get_model",
+           "list_datasets", "list_models", "load_dataset", "register_dataset",
+           "register_model", "train", "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mlphys' has no attribute '{name}'")

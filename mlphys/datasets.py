@@ -1,0 +1,342 @@
+"""The dataset registry: `DataSpec`, `Dataset`, `register_dataset` and `load_dataset`.
+
+A loader is a plain function registered by name; its keyword arguments are the dataset's
+options (`--option size=8` on the command line), typed by their annotations:
+
+    @register_dataset("digits", task="classification", kind="image", shape="28x28x1",
+                      source="scikit-learn", licence="CC BY 4.0")
+    def digits(size: int = 28, test_split: float = 0.2, split_seed: int = 0) -> Dataset:
+        ...
+
+Loaders return a `Dataset` whose validation split may be empty: `load_dataset` then
+takes it from the training data (`val_split`). The loaders themselves live in the package
+`mlphys.data`; a user's files (`.npz`, `.csv`, a folder of images) are read by loaders
+registered with `register_file_format`.
+"""
+
+import importlib
+import inspect
+import os
+import types
+import typing
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from mlphys.errors import UserError, unknown_name
+from mlphys.patterns import matching
+
+TASKS = ("classification", "binary", "regression")
+KINDS = ("image", "vector", "sequence")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know to size itself for a dataset.
+
+    input_shape: shape of one sample, e.g. (28, 28, 1) for an image, (4,) for a vector.
+    task: "classification" (integer or one-hot labels, softmax), "binary" (labels 0/1, one
+        sigmoid output) or "regression".
+    num_outputs: number of classes, 1 for binary, number of targets for regression.
+    kind: "image", "vector" or "sequence".
+    class_names: names of the classes, for classification.
+    label_format: "integer", "onehot" or "value" (regression targets).
+    """
+
+    input_shape: tuple
+    task: str
+    num_outputs: int
+    kind: str
+    class_names: tuple | None = None
+    label_format: str = "integer"
+
+    def to_dict(self):
+        return {"input_shape": list(self.input_shape), "task": self.task,
+                "num_outputs": self.num_outputs, "kind": self.kind,
+                "class_names": list(self.class_names) if self.class_names else None,
+                "label_format": self.label_format}
+
+    def describe(self):
+        shape = "x".join(str(s) for s in self.input_shape)
+        if self.task == "regression":
+            return f"{self.kind} {shape} -> {self.num_outputs} target(s)"
+        classes = 2 if self.task == "binary" else self.num_outputs
+        return f"{self.kind} {shape} -> {classes} classes"
+
+
+@dataclass
+class Dataset:
+    """Train, validation and test arrays with their `DataSpec` and provenance.
+
+    Images are float32 in [0, 1] with shape (N, H, W, C); labels are integers (N,), one-hot
+    (N, K) or regression targets (N, T).
+    """
+
+    name: str
+    spec: DataSpec
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    provenance: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+
+    def split(self, which):
+        if which not in ("train", "val", "test"):
+            raise UserError(f"unknown split '{which}': choose train, val or test")
+        return getattr(self, f"x_{which}"), getattr(self, f"y_{which}")
+
+    def sizes(self):
+        return {s: int(len(getattr(self, f"y_{s}"))) for s in ("train", "val", "test")}
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """What the registry knows about a dataset without loading it."""
+
+    name: str
+    loader: Callable
+    task: str
+    kind: str
+    shape: str
+    source: str
+    licence: str
+
+    @property
+    def doc(self):
+        return inspect.cleandoc(self.loader.__doc__ or "")
+
+    @property
+    def summary(self):
+        return self.doc.splitlines()[0] if self.doc else ""
+
+    def options(self):
+        """The loader's options: name -> (type, default)."""
+        hints = typing.get_type_hints(self.loader)
+        return {name: (hints.get(name, str), p.default)
+                for name, p in inspect.signature(self.loader).parameters.items()
+                if name != "data_dir"}
+
+
+def infer_spec(x, y, task, class_names=None, kind=None):
+    """The `DataSpec` of arrays `x` (N, ...) and `y`, for a known `task`."""
+    if kind is None:
+        kind = "image" if x.ndim == 4 else "vector" if x.ndim == 2 else "sequence"
+    if task == "regression":
+        outputs, label_format = (1 if y.ndim == 1 else int(y.shape[1])), "value"
+    elif task == "binary":
+        outputs, label_format = 1, "integer"
+    else:
+        onehot = y.ndim == 2 and y.shape[1] > 1
+        label_format = "onehot" if onehot else "integer"
+        outputs = int(y.shape[1]) if onehot else (
+            len(class_names) if class_names else int(np.max(y)) + 1)
+    names = tuple(str(c) for c in class_names) if class_names is not None else None
+    if task != "regression" and names is None:
+        names = tuple(str(i) for i in range(outputs if task == "classification" else 2))
+    return DataSpec(tuple(int(s) for s in x.shape[1:]), task, outputs, kind, names,
+                    label_format)
+
+
+_DATASETS = {}
+_FILE_FORMATS = {}
+
+
+def register_dataset(name, *, task, kind, shape="", source="", licence=""):
+    """Register the decorated loader under `name` (see the module docstring)."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, not {task!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+
+    def decorate(loader):
+        _DATASETS[name] = DatasetEntry(name, loader, task, kind, shape, source, licence)
+        return loader
+
+    return decorate
+
+
+def register_file_format(suffix):
+    """Register the decorated loader `fn(path, **options)` for files ending in `suffix`
+    (`"/"` for folders)."""
+
+    def decorate(loader):
+        _FILE_FORMATS[suffix] = loader
+        return loader
+
+    return decorate
+
+
+_data_loaded = False
+
+
+def load_data_modules():
+    """Import the dataset package and installed plugins (entry-point group `mlphys.datasets`)."""
+    global _data_loaded
+    if _data_loaded:
+        return
+    _data_loaded = True
+    importlib.import_module("mlphys.data")
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="mlphys.datasets"):
+        ep.load()
+
+
+def list_datasets(pattern=None):
+    """Names of the registered datasets matching the wildcard `pattern`, sorted."""
+    load_data_modules()
+    return matching(_DATASETS, pattern)
+
+
+def looks_like_path(name):
+    return os.sep in name or name.endswith(tuple(_FILE_FORMATS)) or Path(name).exists()
+
+
+def get_dataset(name):
+    """The `DatasetEntry` called `name`; an unknown name gets the closest matches."""
+    load_data_modules()
+    if name not in _DATASETS:
+        raise unknown_name("dataset", name, _DATASETS, "'mlphys list datasets' shows them "
+                           "all; a file (.npz, .csv) or an image folder can be given by path")
+    return _DATASETS[name]
+
+
+def dataset_label(name):
+    """A short name for run folders: the registry name, or a file's stem."""
+    if name in _DATASETS or not looks_like_path(name):
+        return name
+    return Path(name.rstrip("/")).stem or "data"
+
+
+def _coerce_option(name, text, kind, dataset):
+    if not isinstance(text, str):
+        return text
+    origin = typing.get_origin(kind)
+    try:
+        if kind is bool:
+            low = text.lower()
+            if low not in ("true", "false", "yes", "no", "1", "0"):
+                raise ValueError
+            return low in ("true", "yes", "1")
+        if origin is tuple or kind is tuple:
+            return tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+        if origin in (typing.Union, types.UnionType):
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+            return _coerce_option(name, text, kind, dataset)
+        return kind(text)
+    except (ValueError, TypeError):
+        raise UserError(f"--option {name}={text}: '{dataset}' expects "
+                        f"{getattr(kind, '__name__', kind)} for {name}") from None
+
+
+def load_dataset(name, options=None, *, val_split=0.1, data_dir=None):
+    """Load a registered dataset or a user's file and return a `Dataset`.
+
+    name: a registry name ("digits") or a path (".npz", ".csv", a folder of images).
+    options: the loader's options, as values or as strings from the command line.
+    val_split: fraction of the training data held out for validation when the dataset has
+        no validation split of its own.
+    data_dir: where downloadable datasets look for their files before asking Keras.
+    """
+    load_data_modules()
+    options = dict(options or {})
+    if name in _DATASETS or not looks_like_path(name):
+        entry = get_dataset(name)
+        loader, accepted, label = entry.loader, entry.options(), name
+    else:
+        path = Path(name)
+        if not path.exists():
+            raise UserError(f"no such file or folder '{name}': give an existing .npz, .csv "
+                            "or image folder, or a dataset name from 'mlphys list datasets'")
+        suffix = "/" if path.is_dir() else path.suffix.lower()
+        if suffix not in _FILE_FORMATS:
+            raise UserError(f"cannot read '{name}': supported files are "
+                            f"{', '.join(s for s in sorted(_FILE_FORMATS) if s != '/')} "
+                            "and folders of images in class subfolders")
+        loader = _FILE_FORMATS[suffix]
+        loader = _bind_path(loader, path)
+        hints = typing.get_type_hints(loader.func)
+        accepted = {n: (hints.get(n, str), p.default) for n, p in
+                    inspect.signature(loader.func).parameters.items() if n != "path"}
+        label = dataset_label(name)
+    for key in options:
+        if key not in accepted:
+            raise unknown_name(f"option of dataset '{label}'", key, accepted,
+                               f"'mlphys info {label}' lists its options"
+                               if name in _DATASETS else
+                               f"options for this file: {', '.join(accepted) or 'none'}")
+    typed = {k: _coerce_option(k, v, accepted[k][0], label) for k, v in options.items()}
+    if not 0.0 <= val_split < 1.0:
+        raise UserError(f"--val-split {val_split}: give a fraction in [0, 1)")
+    kwargs = dict(typed)
+    if "data_dir" in inspect.signature(getattr(loader, "func", loader)).parameters:
+        kwargs["data_dir"] = data_dir
+    dataset = loader(**kwargs)
+    dataset.options = typed
+    if dataset.x_val is None:
+        split_seed = typed.get("split_seed", accepted.get("split_seed", (int, 0))[1])
+        dataset = with_validation_split(dataset, val_split, split_seed)
+    return dataset
+
+
+class _bind_path:
+    """A file loader with its path filled in (functools.partial keeps no `__name__`)."""
+
+    def __init__(self, func, path):
+        self.func, self.path = func, path
+
+    def __call__(self, **options):
+        return self.func(self.path, **options)
+
+
+def with_validation_split(dataset, fraction, seed=0):
+    """Hold out `fraction` of the training data for validation (stratified for classes)."""
+    if fraction <= 0:
+        empty = dataset.x_train[:0], dataset.y_train[:0]
+        return replace(dataset, x_val=empty[0], y_val=empty[1])
+    keep, held = split_indices(dataset.y_train, fraction, seed,
+                               stratify=dataset.spec.task != "regression")
+    return replace(dataset, x_train=dataset.x_train[keep], y_train=dataset.y_train[keep],
+                   x_val=dataset.x_train[held], y_val=dataset.y_train[held])
+
+
+def split_indices(y, fraction, seed=0, stratify=True):
+    """Indices (kept, held out) with `fraction` of the samples held out.
+
+    Stratified by class when `stratify` (each class loses the same share), shuffled with
+    `seed`, so a dataset's splits are the same on every run whatever the training seed.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    if not stratify:
+        order = rng.permutation(n)
+        n_held = int(round(fraction * n))
+        return np.sort(order[n_held:]), np.sort(order[:n_held])
+    labels = np.argmax(y, axis=1) if y.ndim == 2 and y.shape[1] > 1 else np.ravel(y)
+    held = []
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        held.append(members[:int(round(fraction * len(members)))])
+    held = np.sort(np.concatenate(held)) if held else np.array([], dtype=int)
+    kept = np.setdiff1d(np.arange(n), held, assume_unique=True)
+    return kept, held
+
+
+def data_dirs(data_dir=None):
+    """Where downloadable datasets are looked for, in order: `--data-dir`,
+    `$MLPHYS_DATA_DIR`, then the Keras cache (`$KERAS_HOME/datasets`, `~/.keras/datasets`)."""
+    dirs = []
+    if data_dir:
+        dirs.append(Path(data_dir).expanduser())
+    if os.environ.get("MLPHYS_DATA_DIR"):
+        dirs.append(Path(os.environ["MLPHYS_DATA_DIR"]).expanduser())
+    keras_home = os.environ.get("KERAS_HOME")
+    if keras_home:
+        dirs.append(Path(keras_home).expanduser() / "datasets")
+    dirs += [Path("~/.keras/datasets").expanduser(), Path("/tmp/.keras/datasets")]
+    return dirs

@@ -1,0 +1,153 @@
+"""Scoring a model on a dataset split, and `mlphys evaluate` on a saved run or file."""
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from mlphys.errors import UserError
+
+
+def confusion_matrix(true, predicted, num_classes):
+    """counts[i, j] = number of samples of true class i predicted as class j."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (true, predicted), 1)
+    return counts
+
+
+def classification_metrics(counts):
+    """Accuracy and macro-averaged precision, recall and F1 from a confusion matrix.
+
+    Macro averages weigh every class equally; a class never predicted has precision 0
+    (scikit-learn's `zero_division=0`).
+    """
+    tp = np.diag(counts).astype(float)
+    predicted = counts.sum(axis=0)
+    actual = counts.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp),
+                   where=precision + recall > 0)
+    present = actual > 0
+    return {"accuracy": float(tp.sum() / max(counts.sum(), 1)),
+            "precision": float(precision[present].mean()),
+            "recall": float(recall[present].mean()),
+            "f1": float(f1[present].mean())}
+
+
+def regression_metrics(y_true, y_pred):
+    """MSE, MAE and R^2 (the coefficient of determination, averaged over targets)."""
+    y_true = np.asarray(y_true, dtype=float).reshape(len(y_true), -1)
+    y_pred = np.asarray(y_pred, dtype=float).reshape(len(y_pred), -1)
+    residual = y_true - y_pred
+    ss_res = (residual ** 2).sum(axis=0)
+    ss_tot = ((y_true - y_true.mean(axis=0)) ** 2).sum(axis=0)
+    r2 = 1 - ss_res / np.where(ss_tot > 0, ss_tot, np.nan)
+    return {"mse": float((residual ** 2).mean()), "mae": float(np.abs(residual).mean()),
+            "r2": float(np.nanmean(r2)) if np.isfinite(r2).any() else float("nan")}
+
+
+def check_model_fits_data(model, spec, dataset_name):
+    """Refuse a dataset whose sample shape or number of outputs the model does not have."""
+    expected = tuple(model.input_shape[1:])
+    given = tuple(spec.input_shape)
+    if len(expected) != len(given) or any(e is not None and e != g
+                                          for e, g in zip(expected, given)):
+        raise UserError(f"the model takes inputs of shape {expected} but '{dataset_name}' "
+                        f"has samples of shape {given}; evaluate on the dataset it was "
+                        "trained on (or give its --option values)")
+    outputs = model.output_shape[-1]
+    if spec.task != "regression" and outputs != spec.num_outputs:
+        raise UserError(f"the model has {outputs} outputs but '{dataset_name}' has "
+                        f"{spec.num_outputs} classes; evaluate on a dataset with the same "
+                        "classes")
+
+
+def score(model, dataset, split="test", batch_size=256):
+    """Metrics of `model` on one split of `dataset`: loss and the task's metrics.
+
+    Returns (metrics, confusion) with confusion None for regression.
+    """
+    x, y = dataset.split(split)
+    if len(y) == 0:
+        raise UserError(f"the {split} split of '{dataset.name}' is empty")
+    spec = dataset.spec
+    loss = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)["loss"]
+    predictions = model.predict(x, batch_size=batch_size, verbose=0)
+    metrics = {"loss": float(loss)}
+    if spec.task == "regression":
+        metrics.update(regression_metrics(y, predictions))
+        return metrics, None
+    if spec.task == "binary":
+        predicted = (np.ravel(predictions) > 0.5).astype(int)
+        true, classes = np.ravel(y).astype(int), 2
+    else:
+        predicted = np.argmax(predictions, axis=-1)
+        true = np.argmax(y, axis=-1) if spec.label_format == "onehot" else np.ravel(y)
+        classes = spec.num_outputs
+    counts = confusion_matrix(true.astype(int), predicted, classes)
+    metrics.update(classification_metrics(counts))
+    return metrics, counts
+
+
+def load_keras_model(path):
+    """`keras.models.load_model`, with a damaged or foreign file reported in one line."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no model file '{path}'")
+    try:
+        return keras.models.load_model(path)
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read '{path}' as a Keras model ({type(error).__name__}: "
+                        f"{error}); the file is damaged or not a .keras file") from None
+    except (TypeError, ValueError) as error:
+        if "Could not locate" in str(error) or "custom" in str(error).lower():
+            raise UserError(f"'{path}' uses a layer or model that is not registered "
+                            f"({error}); pass --models-from with the file that defines it") from None
+        raise UserError(f"cannot read '{path}' as a Keras model ({error})") from None
+
+
+def evaluate(run_or_file, dataset=None, options=None, *, split="test", checkpoint="model",
+             data_dir=None, models_from=None, batch_size=256):
+    """Score a saved run folder (or a `.keras` file) on a dataset.
+
+    The dataset and its options default to the run's `config.json`. Returns a dict with
+    the model file, dataset, split, number of samples and the metrics.
+    """
+    from mlphys.datasets import load_dataset
+    from mlphys.registry import load_plugin
+    from mlphys.rundir import read_config
+
+    path = Path(run_or_file)
+    if not path.exists():
+        raise UserError(f"no run folder or model file '{run_or_file}': give a folder made "
+                        "by 'mlphys train' (see saved_models/) or a .keras file")
+    config = {}
+    if path.is_dir():
+        config = read_config(path)
+        if checkpoint not in ("model", "best"):
+            raise UserError(f"--checkpoint {checkpoint}: choose model or best")
+        model_file = path / f"{checkpoint}.keras"
+    else:
+        model_file = path
+        if (path.parent / "config.json").exists():
+            config = read_config(path.parent)
+    for plugin in filter(None, [config.get("models_from"), models_from]):
+        load_plugin(plugin)
+    if dataset is None:
+        if not config:
+            raise UserError(f"'{run_or_file}' has no config.json beside it to say its "
+                            "dataset: give --dataset")
+        dataset = config["dataset"]
+        if not options:
+            options = config.get("dataset_options", {})
+    model = load_keras_model(model_file)
+    data = load_dataset(dataset, options, data_dir=data_dir,
+                        val_split=config.get("training", {}).get("val_split", 0.1))
+    check_model_fits_data(model, data.spec, dataset)
+    metrics, _ = score(model, data, split, batch_size)
+    return {"model_file": str(model_file), "dataset": dataset,
+            "dataset_options": data.options, "split": split,
+            "samples": int(len(data.split(split)[1])), "metrics": metrics}

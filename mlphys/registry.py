@@ -1,0 +1,151 @@
+"""The model registry: every zoo entry is declared once, by a decorator on its builder.
+
+    @register_model("cnn", task="classification", inputs="image", dataset="digits",
+                    source="MLMM 7.14.5")
+    def cnn(hp, spec):
+        ...
+
+A builder takes a `keras_tuner.HyperParameters` (`hp`) and the dataset's `DataSpec`
+(`spec`) and returns a Keras model. Registering imports nothing heavy: builders import
+Keras inside their body, so `mlphys list` and `mlphys info` never load TensorFlow.
+
+The zoo is found through this registry only: the package `mlphys.models` imports its
+modules, plugins come from `--models-from FILE_OR_MODULE` and from installed packages that
+expose the entry-point group `mlphys.models`.
+"""
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from mlphys.errors import UserError, unknown_name
+from mlphys.patterns import matching
+
+TASKS = ("classification", "regression", "any")
+INPUTS = ("image", "vector", "sequence", "any")
+
+_MODELS = {}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """What the registry knows about one model, without building it."""
+
+    name: str
+    builder: Callable
+    task: str  # what it predicts: "classification" (incl. binary), "regression" or "any"
+    inputs: str  # what it reads: "image" (H, W, C), "vector", "sequence" or "any"
+    dataset: str | None  # default dataset, used when none is given
+    source: str  # course and section, e.g. "MLMM 7.14.5"
+    epochs: int  # default number of epochs
+    batch_size: int  # default batch size
+    compiles: bool  # True if the builder compiles the model itself (custom training steps)
+
+    @property
+    def doc(self):
+        return inspect.cleandoc(self.builder.__doc__ or "")
+
+    @property
+    def summary(self):
+        return self.doc.splitlines()[0] if self.doc else ""
+
+    def accepts(self, task, kind):
+        """Whether data of this `task` and input `kind` fits the model."""
+        task_ok = self.task == "any" or self.task == task or (
+            self.task == "classification" and task == "binary")
+        kind_ok = self.inputs == "any" or self.inputs == kind
+        return task_ok and kind_ok
+
+    def requirement(self):
+        """The kind of data the model needs, in words."""
+        what = {"any": "any task", "classification": "classification",
+                "regression": "regression"}[self.task]
+        inputs = {"image": "images (height, width, channels)", "vector": "feature vectors",
+                  "sequence": "sequences (time, features)", "any": "any inputs"}[self.inputs]
+        return f"{what} on {inputs}"
+
+
+def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=10,
+                   batch_size=32, compiles=False):
+    """Register the decorated builder `fn(hp, spec) -> keras.Model` under `name`."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, not {task!r}")
+    if inputs not in INPUTS:
+        raise ValueError(f"inputs must be one of {INPUTS}, not {inputs!r}")
+
+    def decorate(builder):
+        old = _MODELS.get(name)
+        if old is not None and old.builder.__qualname__ != builder.__qualname__:
+            raise ValueError(f"model '{name}' is registered twice: by "
+                             f"{old.builder.__module__} and {builder.__module__}")
+        _MODELS[name] = ModelEntry(name, builder, task, inputs, dataset, source, epochs,
+                                   batch_size, compiles)
+        return builder
+
+    return decorate
+
+
+_zoo_loaded = False
+
+
+def load_zoo():
+    """Import the zoo package and the installed plugins (entry-point group `mlphys.models`)."""
+    global _zoo_loaded
+    if _zoo_loaded:
+        return
+    _zoo_loaded = True
+    importlib.import_module("mlphys.models")
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="mlphys.models"):
+        ep.load()
+
+
+def load_plugin(file_or_module):
+    """Import a user's models: a Python file (`my_models.py`) or an importable module name."""
+    if not file_or_module:
+        return
+    load_zoo()
+    path = Path(file_or_module)
+    if path.suffix == ".py" or path.exists():
+        if not path.is_file():
+            raise UserError(f"--models-from: no such file '{file_or_module}'; "
+                            "give the path of a Python file that registers models")
+        module_name = f"mlphys_user_models_{abs(hash(str(path.resolve())))}"
+        if module_name in sys.modules:
+            return
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+        return
+    try:
+        importlib.import_module(file_or_module)
+    except ModuleNotFoundError as e:
+        if e.name and file_or_module.startswith(e.name):
+            raise UserError(f"--models-from: no file or module '{file_or_module}'; give a "
+                            "path to a .py file or the name of an importable module") from None
+        raise
+
+
+def list_models(pattern=None):
+    """Names of the registered models matching the wildcard `pattern`, sorted."""
+    load_zoo()
+    return matching(_MODELS, pattern)
+
+
+def get_model(name):
+    """The `ModelEntry` called `name`; an unknown name gets the closest matches."""
+    load_zoo()
+    if name not in _MODELS:
+        raise unknown_name("model", name, _MODELS,
+                           "'mlphys list models' shows them all")
+    return _MODELS[name]

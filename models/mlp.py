@@ -1,0 +1,38 @@
+"""Fully connected networks (multi-layer perceptrons)."""
+
+from mlphys.registry import register_model
+from mlphys.models._heads import output_layer
+
+
+@register_model("mlp", task="any", inputs="any", dataset="digits",
+                source="IDAML; MLMM 9.7, 7.12", epochs=10)
+def mlp(hp, spec):
+    """Multi-layer perceptron: Dense(512, relu) -> Dense(512, relu) -> Dense(K, softmax).
+
+    The MNIST classifier of IDAML (test accuracy 0.98); the hidden layers, their width and
+    activation, dropout after each hidden layer and an L2 weight penalty are
+    hyperparameters whose ranges also cover the MLMM 7.12 search space (1-3 layers of 5-50
+    neurons, learning rate 1e-4..1, relu, tanh or linear). The input is flattened, so it
+    runs on vectors and images alike; the output follows the task (softmax, sigmoid or
+    linear).
+    """
+    import keras
+    from keras import layers, regularizers
+
+    hidden_layers = hp.Int("hidden_layers", 1, 3, default=2)
+    units = hp.Int("units", 5, 1024, sampling="log", default=512)
+    activation = hp.Choice("activation", ["relu", "tanh", "linear", "sigmoid", "elu"],
+                           default="relu")
+    dropout = hp.Float("dropout", 0.0, 0.8, default=0.0)
+    l2 = hp.Float("l2", 0.0, 0.1, default=0.0)
+    hp.Float("learning_rate", 1e-4, 1.0, sampling="log", default=1e-3)
+
+    inputs = keras.Input(shape=spec.input_shape, name="input")
+    x = layers.Flatten(name="flatten")(inputs)
+    for i in range(hidden_layers):
+        x = layers.Dense(units, activation=activation, name=f"hidden_{i + 1}",
+                         kernel_regularizer=regularizers.L2(l2) if l2 > 0 else None)(x)
+        if dropout > 0:
+            x = layers.Dropout(dropout, name=f"dropout_{i + 1}")(x)
+    outputs = output_layer(spec)(x)
+    return keras.Model(inputs, outputs, name="mlp")
