@@ -62,10 +62,9 @@ def _model_info(name, shape, classes, task, params, as_json):
         return
     click.echo(f"{name}: {entry.summary}\n")
     click.echo("\n".join(entry.doc.splitlines()[1:]).strip() + "\n")
-    output.table([("source", entry.source), ("task", entry.task), ("inputs", entry.inputs),
-                  ("default dataset", entry.dataset),
-                  ("default epochs / batch size", f"{entry.epochs} / {entry.batch_size}")],
-                 ["", ""])
+    output.fields([("source", entry.source), ("task", entry.task), ("inputs", entry.inputs),
+                   ("default dataset", entry.dataset),
+                   ("default epochs / batch size", f"{entry.epochs} / {entry.batch_size}")])
     click.echo("\nhyperparameters (set with -p NAME=VALUE):")
     output.table([(d.name, d.type, d.default, d.range) for d in declared],
                  ["name", "type", "default", "range"])
@@ -111,3 +110,30 @@ def _layer_table(entry, shape_text, classes, task, params, as_json):
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
     click.echo(f"parameters: {model.count_params():,} (trainable {trainable:,}) for input "
                f"{'x'.join(map(str, shape))} and {outputs} output(s)")
+
+
+def _dataset_info(name, as_json):
+    from mlphys.datasets import get_dataset
+    from mlphys.registry import get_model, list_models
+
+    entry = get_dataset(name)
+    opts = [(option, getattr(kind, "__name__", str(kind)).replace("typing.", ""), default)
+            for option, (kind, default) in entry.options().items()]
+    models = [m for m in list_models() if get_model(m).accepts(entry.task, entry.kind)]
+    if as_json:
+        output.as_json({"name": name, "task": entry.task, "kind": entry.kind,
+                        "shape": entry.shape, "source": entry.source,
+                        "licence": entry.licence, "doc": entry.doc,
+                        "options": [{"name": o, "type": t, "default": d} for o, t, d in opts],
+                        "models": models})
+        return
+    click.echo(f"{name}: {entry.summary}\n")
+    rest = "\n".join(entry.doc.splitlines()[1:]).strip()
+    if rest:
+        click.echo(rest + "\n")
+    output.fields([("source", entry.source), ("licence", entry.licence),
+                   ("task", entry.task), ("inputs", f"{entry.kind} {entry.shape}")])
+    if opts:
+        click.echo("\noptions (set with -o NAME=VALUE):")
+        output.table(opts, ["name", "type", "default"])
+    click.echo(f"\nmodels that fit: {', '.join(models) or 'none registered'}")

@@ -17,6 +17,13 @@ def table(rows, headers):
         click.echo("  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip())
 
 
+def fields(pairs):
+    """Print `name: value` lines with the values aligned."""
+    width = max(len(name) for name, _ in pairs)
+    for name, value in pairs:
+        click.echo(f"{name + ':':<{width + 2}}{'' if value is None else value}")
+
+
 def markdown(rows, headers):
     """Print rows as a Markdown table (used to generate the README's lists)."""
     click.echo("| " + " | ".join(headers) + " |")

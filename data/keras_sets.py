@@ -60,7 +60,10 @@ def _dataset(name, x_train, y_train, x_test, y_test, class_names, provenance):
 @register_dataset("mnist", task="classification", kind="image", shape="28x28x1",
                   source="Keras (Y. LeCun, C. Cortes, C. Burges)", licence="CC BY-SA 3.0")
 def mnist(data_dir=None):
-    """70,000 handwritten digits 0-9, 28x28 grey (60,000 train, 10,000 test); file mnist.npz."""
+    """70,000 handwritten digits 0-9, 28x28 grey (60,000 train, 10,000 test).
+
+    Read from mnist.npz (keys x_train, y_train, x_test, y_test).
+    """
     path = _find(data_dir, ["mnist.npz"])
     if path is None:
         arrays = _download("mnist", "mnist.npz", data_dir)
@@ -81,7 +84,10 @@ def _read_idx(path, offset):
 @register_dataset("fashion_mnist", task="classification", kind="image", shape="28x28x1",
                   source="Keras (Zalando Research)", licence="MIT")
 def fashion_mnist(data_dir=None):
-    """70,000 Zalando article images in 10 classes, 28x28 grey; the four idx .gz files."""
+    """70,000 Zalando article images in 10 classes, 28x28 grey (60,000 train, 10,000 test).
+
+    Read from the four idx .gz files, in the data directory or its subfolder fashion-mnist/.
+    """
     folder = None
     for base in data_dirs(data_dir):
         for candidate in (base / "fashion-mnist", base):
@@ -144,8 +150,10 @@ def _open_cifar(data_dir, archive, inner):
 @register_dataset("cifar10", task="classification", kind="image", shape="32x32x3",
                   source="Keras (A. Krizhevsky, 2009)", licence="unspecified (research use)")
 def cifar10(data_dir=None):
-    """60,000 colour images 32x32 in 10 classes (50,000 train, 10,000 test);
-    cifar-10-python.tar.gz or its folder cifar-10-batches-py/."""
+    """60,000 colour images 32x32 in 10 classes (50,000 train, 10,000 test).
+
+    Read from cifar-10-python.tar.gz or its extracted folder cifar-10-batches-py/.
+    """
     archive = _open_cifar(data_dir, "cifar-10-python.tar.gz", "cifar-10-batches-py")
     if archive is None:
         (x_train, y_train), (x_test, y_test) = _download(
@@ -168,8 +176,11 @@ def cifar10(data_dir=None):
 @register_dataset("cifar100", task="classification", kind="image", shape="32x32x3",
                   source="Keras (A. Krizhevsky, 2009)", licence="unspecified (research use)")
 def cifar100(label_mode: str = "fine", data_dir=None):
-    """60,000 colour images 32x32 in 100 fine (or 20 coarse) classes;
-    cifar-100-python.tar.gz or its folder cifar-100-python/."""
+    """60,000 colour images 32x32 in 100 fine (or 20 coarse) classes.
+
+    Read from cifar-100-python.tar.gz or its extracted folder cifar-100-python/;
+    `label_mode=coarse` gives the 20 superclasses.
+    """
     if label_mode not in ("fine", "coarse"):
         raise UserError(f"--option label_mode={label_mode}: choose fine or coarse")
     archive = _open_cifar(data_dir, "cifar-100-python.tar.gz", "cifar-100-python")

@@ -8,6 +8,7 @@ final and best models, `config.json` (everything needed to rerun), `history.csv`
 """
 
 import secrets
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +33,13 @@ def _callbacks(run_dir, monitor, patience):
     return callbacks
 
 
+def _verbosity(quiet):
+    """Keras' progress bar in a terminal, one line per epoch in a log file, or nothing."""
+    if quiet:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
+
+
 def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs=None,
           batch_size=None, seed=None, out=None, val_split=0.1, patience=None, quiet=False,
           data_dir=None, models_from=None, command=None):
@@ -48,7 +56,7 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
     patience: early stopping on the validation loss after this many epochs without
         improvement (the best weights are kept); None trains all epochs.
     """
-    from mlphys.building import check_compatible
+    from mlphys.building import build_model, check_compatible
     from mlphys.datasets import dataset_label, get_dataset, looks_like_path
     from mlphys.hparams import resolve_params
     from mlphys.registry import get_model, load_plugin
@@ -73,7 +81,6 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
 
     import keras
 
-    from mlphys.building import build_model
     from mlphys.datasets import load_dataset
     from mlphys.evaluation import score
     from mlphys.plots import plot_confusion_matrix, plot_curves
@@ -109,7 +116,7 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
     history = model.fit(
         data.x_train, data.y_train, epochs=epochs, batch_size=batch_size,
         validation_data=(data.x_val, data.y_val) if has_val else None,
-        callbacks=_callbacks(run_dir, monitor, patience), verbose=0 if quiet else 1)
+        callbacks=_callbacks(run_dir, monitor, patience), verbose=_verbosity(quiet))
     train_seconds = time.perf_counter() - started
     model.save(run_dir / "model.keras")
 

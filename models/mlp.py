@@ -12,7 +12,9 @@ def mlp(hp, spec):
     The MNIST classifier of IDAML (test accuracy 0.98); the hidden layers, their width and
     activation, dropout after each hidden layer and an L2 weight penalty are
     hyperparameters whose ranges also cover the MLMM 7.12 search space (1-3 layers of 5-50
-    neurons, learning rate 1e-4..1, relu, tanh or linear). The input is flattened, so it
+    neurons, learning rate 1e-4..1, relu, tanh or linear). `units` sets every hidden
+    layer's width unless `units_2` or `units_3` set the second or third one (the MLMM 9.7
+    net 784-400-256-10 is `-p units=400 -p units_2=256`). The input is flattened, so it
     runs on vectors and images alike; the output follows the task (softmax, sigmoid or
     linear).
     """
@@ -21,6 +23,8 @@ def mlp(hp, spec):
 
     hidden_layers = hp.Int("hidden_layers", 1, 3, default=2)
     units = hp.Int("units", 5, 1024, sampling="log", default=512)
+    units_2 = hp.Int("units_2", 0, 1024, default=0)  # width of layer 2; 0: same as units
+    units_3 = hp.Int("units_3", 0, 1024, default=0)  # width of layer 3; 0: same as units
     activation = hp.Choice("activation", ["relu", "tanh", "linear", "sigmoid", "elu"],
                            default="relu")
     dropout = hp.Float("dropout", 0.0, 0.8, default=0.0)
@@ -29,8 +33,9 @@ def mlp(hp, spec):
 
     inputs = keras.Input(shape=spec.input_shape, name="input")
     x = layers.Flatten(name="flatten")(inputs)
-    for i in range(hidden_layers):
-        x = layers.Dense(units, activation=activation, name=f"hidden_{i + 1}",
+    widths = [units, units_2 or units, units_3 or units][:hidden_layers]
+    for i, width in enumerate(widths):
+        x = layers.Dense(width, activation=activation, name=f"hidden_{i + 1}",
                          kernel_regularizer=regularizers.L2(l2) if l2 > 0 else None)(x)
         if dropout > 0:
             x = layers.Dropout(dropout, name=f"dropout_{i + 1}")(x)

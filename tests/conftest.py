@@ -1,0 +1,27 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+
+@pytest.fixture
+def run_cli():
+    """Run `mlphys ARGS...` in this process; returns Click's Result."""
+    from mlphys.cli.main import cli
+
+    def run(*args):
+        return CliRunner().invoke(cli, [str(a) for a in args])
+
+    return run
+
+
+def assert_user_error(result, *fragments):
+    """One line 'Error: ...' naming the problem, exit status 2, no traceback."""
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
