@@ -30,6 +30,7 @@ def info(name, shape, classes, task, params, models_from, as_json):
 
     load_plugin(models_from)
     if name in list_models():
+        shape = _parse_shape(shape) if shape else None
         _model_info(name, shape, classes, task, params, as_json)
     elif name in list_datasets():
         if shape:
@@ -75,19 +76,24 @@ def _model_info(name, shape, classes, task, params, as_json):
                      as_json)
 
 
-def _layer_table(entry, shape_text, classes, task, params, as_json):
+def _parse_shape(text):
+    try:
+        shape = tuple(int(s) for s in text.replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        raise UserError(f"--shape {text}: give integers, e.g. --shape 28,28,1") from None
+    if not shape or min(shape) < 1:
+        raise UserError(f"--shape {text}: give positive integers, e.g. --shape 28,28,1")
+    if len(shape) > 3:
+        raise UserError(f"--shape {text}: give 1 (features), 2 (time, features) or 3 "
+                        "(height, width, channels) numbers")
+    return shape
+
+
+def _layer_table(entry, shape, classes, task, params, as_json):
     from mlphys.datasets import DataSpec
 
-    try:
-        shape = tuple(int(s) for s in shape_text.replace("x", ",").split(",") if s.strip())
-    except ValueError:
-        raise UserError(f"--shape {shape_text}: give integers, e.g. --shape 28,28,1") from None
-    if not shape or min(shape) < 1:
-        raise UserError(f"--shape {shape_text}: give positive integers, e.g. --shape 28,28,1")
-    kind = {1: "vector", 2: "sequence", 3: "image"}.get(len(shape))
-    if kind is None:
-        raise UserError(f"--shape {shape_text}: give 1 (features), 2 (time, features) or 3 "
-                        "(height, width, channels) numbers")
+    shape_text = ",".join(map(str, shape))
+    kind = {1: "vector", 2: "sequence", 3: "image"}[len(shape)]
     task = task or ("regression" if entry.task == "regression" else "classification")
     outputs = 1 if task == "binary" else classes
     names = tuple(str(i) for i in range(2 if task == "binary" else classes)) \

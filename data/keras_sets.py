@@ -9,6 +9,8 @@ into the Keras cache, once. Offline with no copy, the error says which file to p
 import gzip
 import pickle
 import tarfile
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,18 @@ def _find(data_dir, candidates):
             if (folder / candidate).exists():
                 return folder / candidate
     return None
+
+
+@contextmanager
+def _reading(path):
+    """Turn a damaged or half-downloaded upstream file into one clear error."""
+    try:
+        yield
+    except (OSError, EOFError, ValueError, KeyError, tarfile.TarError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as error:
+        raise UserError(f"cannot read {path} ({type(error).__name__}: {error}); the file is "
+                        "damaged or incomplete: delete it (it is downloaded again when "
+                        "online) or replace it with the upstream file") from None
 
 
 def _download(name, upstream_file, data_dir, **load_options):
@@ -69,7 +83,7 @@ def mnist(data_dir=None):
         arrays = _download("mnist", "mnist.npz", data_dir)
         path = "downloaded by keras.datasets.mnist"
     else:
-        with np.load(path, allow_pickle=False) as f:
+        with _reading(path), np.load(path, allow_pickle=False) as f:
             arrays = (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
     (x_train, y_train), (x_test, y_test) = arrays
     return _dataset("mnist", x_train, y_train, x_test, y_test, range(10),
@@ -77,7 +91,8 @@ def mnist(data_dir=None):
 
 
 def _read_idx(path, offset):
-    with gzip.open(path, "rb") as f:
+    """The bytes after the header of a gzipped idx file (LeCun's MNIST format)."""
+    with _reading(path), gzip.open(path, "rb") as f:
         return np.frombuffer(f.read(), np.uint8, offset=offset)
 
 
@@ -102,10 +117,11 @@ def fashion_mnist(data_dir=None):
             " (in a subfolder fashion-mnist/)", data_dir)
         source = "downloaded by keras.datasets.fashion_mnist"
     else:
-        y_train = _read_idx(folder / FASHION_FILES[1], 8)
-        x_train = _read_idx(folder / FASHION_FILES[0], 16).reshape(len(y_train), 28, 28)
-        y_test = _read_idx(folder / FASHION_FILES[3], 8)
-        x_test = _read_idx(folder / FASHION_FILES[2], 16).reshape(len(y_test), 28, 28)
+        with _reading(folder):
+            y_train = _read_idx(folder / FASHION_FILES[1], 8)
+            x_train = _read_idx(folder / FASHION_FILES[0], 16).reshape(len(y_train), 28, 28)
+            y_test = _read_idx(folder / FASHION_FILES[3], 8)
+            x_test = _read_idx(folder / FASHION_FILES[2], 16).reshape(len(y_test), 28, 28)
         source = str(folder)
     return _dataset("fashion_mnist", x_train, y_train, x_test, y_test, FASHION_CLASSES,
                     {"source": source})
@@ -140,11 +156,8 @@ def _open_cifar(data_dir, archive, inner):
                             f"{inner}-target_archive"])
     if path is None:
         return None
-    try:
+    with _reading(path):
         return _CifarArchive(path, inner)
-    except (tarfile.TarError, OSError) as error:
-        raise UserError(f"cannot read {path}: {error}; delete it, or replace it with the "
-                        f"upstream {archive}") from None
 
 
 @register_dataset("cifar10", task="classification", kind="image", shape="32x32x3",
@@ -160,14 +173,15 @@ def cifar10(data_dir=None):
             "cifar10", "cifar-10-python.tar.gz", data_dir)
         source = "downloaded by keras.datasets.cifar10"
     else:
-        try:
-            batches = [archive.load(f"data_batch_{i}") for i in range(1, 6)]
-            test = archive.load("test_batch")
-        finally:
-            archive.close()
-        x_train = np.concatenate([_cifar_images(b) for b in batches])
-        y_train = np.concatenate([b[b"labels"] for b in batches])
-        x_test, y_test = _cifar_images(test), test[b"labels"]
+        with _reading(archive.path):
+            try:
+                batches = [archive.load(f"data_batch_{i}") for i in range(1, 6)]
+                test = archive.load("test_batch")
+            finally:
+                archive.close()
+            x_train = np.concatenate([_cifar_images(b) for b in batches])
+            y_train = np.concatenate([b[b"labels"] for b in batches])
+            x_test, y_test = _cifar_images(test), test[b"labels"]
         source = str(archive.path)
     return _dataset("cifar10", x_train, y_train, x_test, y_test, CIFAR10_CLASSES,
                     {"source": source})
@@ -190,15 +204,16 @@ def cifar100(label_mode: str = "fine", data_dir=None):
         source, names = "downloaded by keras.datasets.cifar100", None
     else:
         key = f"{label_mode}_labels".encode()
-        try:
-            train, test = archive.load("train"), archive.load("test")
-            meta = archive.load("meta")
-        finally:
-            archive.close()
-        x_train, y_train = _cifar_images(train), train[key]
-        x_test, y_test = _cifar_images(test), test[key]
-        names_key = b"fine_label_names" if label_mode == "fine" else b"coarse_label_names"
-        names = [n.decode() for n in meta[names_key]]
+        names_key = f"{label_mode}_label_names".encode()
+        with _reading(archive.path):
+            try:
+                train, test = archive.load("train"), archive.load("test")
+                meta = archive.load("meta")
+            finally:
+                archive.close()
+            x_train, y_train = _cifar_images(train), train[key]
+            x_test, y_test = _cifar_images(test), test[key]
+            names = [n.decode() for n in meta[names_key]]
         source = str(archive.path)
     names = names or range(100 if label_mode == "fine" else 20)
     return _dataset("cifar100", x_train, y_train, x_test, y_test, names,

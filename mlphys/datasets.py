@@ -318,10 +318,15 @@ def split_indices(y, fraction, seed=0, stratify=True):
         n_held = int(round(fraction * n))
         return np.sort(order[n_held:]), np.sort(order[:n_held])
     labels = np.argmax(y, axis=1) if y.ndim == 2 and y.shape[1] > 1 else np.ravel(y)
-    held = []
-    for cls in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == cls))
-        held.append(members[:int(round(fraction * len(members)))])
+    classes, counts = np.unique(labels, return_counts=True)
+    # each class gives its share, rounded so that the total is round(fraction * n)
+    # (largest remainders first): small datasets keep an exact, non-empty split
+    exact = fraction * counts
+    share = np.floor(exact).astype(int)
+    missing = int(round(fraction * n)) - share.sum()
+    share[np.argsort(share - exact)[:max(missing, 0)]] += 1
+    held = [rng.permutation(np.flatnonzero(labels == cls))[:k]
+            for cls, k in zip(classes, share)]
     held = np.sort(np.concatenate(held)) if held else np.array([], dtype=int)
     kept = np.setdiff1d(np.arange(n), held, assume_unique=True)
     return kept, held
