@@ -4,10 +4,12 @@ import numpy as np
 
 
 def _figure(width, height):
+    """A figure drawn by Agg. Margins are fixed by the callers: matplotlib's automatic
+    layouts cost more than the whole drawing (measured with bench/train_overhead.py)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = Figure(figsize=(width, height))
     FigureCanvasAgg(figure)
     return figure
 
@@ -18,6 +20,8 @@ def plot_curves(history, path, title=""):
                                                                           "learning_rate")]
     names.sort(key=lambda k: k != "loss")
     figure = _figure(4.2 * len(names), 3.4)
+    figure.subplots_adjust(left=0.9 / (4.2 * len(names)), right=0.97, bottom=0.15,
+                           top=0.86 if title else 0.95, wspace=0.3)
     axes = figure.subplots(1, len(names), squeeze=False)[0]
     for ax, name in zip(axes, names):
         epochs = np.arange(1, len(history[name]) + 1)
@@ -26,13 +30,11 @@ def plot_curves(history, path, title=""):
             ax.plot(epochs, history[f"val_{name}"], "s-", ms=3, label="validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
-        if name == "loss" and np.all(np.asarray(history[name]) > 0):
-            ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
         figure.suptitle(title)
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=100)
 
 
 def plot_confusion_matrix(matrix, class_names, path, title=""):
@@ -40,19 +42,20 @@ def plot_confusion_matrix(matrix, class_names, path, title=""):
     k = len(matrix)
     size = min(3 + 0.45 * k, 16)
     figure = _figure(size + 1, size)
+    margin = 1.3 / size
+    figure.subplots_adjust(left=margin, bottom=margin, right=0.92, top=1 - 0.6 / size)
     ax = figure.subplots()
     image = ax.imshow(matrix, cmap="viridis")
     figure.colorbar(image, ax=ax, label="count")
     if k <= 30:
         ax.set_xticks(range(k), class_names, rotation=90 if k > 10 else 0)
         ax.set_yticks(range(k), class_names)
-    if k <= 20:
+    if k <= 20:  # counts in the non-empty cells
         threshold = matrix.max() / 2
-        for i in range(k):
-            for j in range(k):
-                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=8,
-                        color="black" if matrix[i, j] > threshold else "white")
+        for i, j in zip(*np.nonzero(matrix)):
+            ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=8,
+                    color="black" if matrix[i, j] > threshold else "white")
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(title or "confusion matrix (test set)")
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=100)

@@ -10,6 +10,7 @@ final and best models, `config.json` (everything needed to rerun), `history.csv`
 import secrets
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mlphys.errors import UserError
@@ -31,6 +32,10 @@ def _callbacks(run_dir, monitor, patience):
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
                                                        restore_best_weights=True))
     return callbacks
+
+
+def _import_matplotlib():
+    import matplotlib.backends.backend_agg  # noqa: F401
 
 
 def _verbosity(quiet):
@@ -112,21 +117,27 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
     }
     write_json(run_dir / "config.json", config)
 
-    started = time.perf_counter()
-    history = model.fit(
-        data.x_train, data.y_train, epochs=epochs, batch_size=batch_size,
-        validation_data=(data.x_val, data.y_val) if has_val else None,
-        callbacks=_callbacks(run_dir, monitor, patience), verbose=_verbosity(quiet))
-    train_seconds = time.perf_counter() - started
-    model.save(run_dir / "model.keras")
-
-    metrics, confusion = score(model, data, "test")
-    write_json(run_dir / "metrics.json", {"split": "test", **metrics})
-    title = f"{model_name} on {dataset_label(dataset)}"
-    plot_curves(history.history, run_dir / "curves.png", title)
-    if confusion is not None:
-        plot_confusion_matrix(confusion, data.spec.class_names,
-                              run_dir / "confusion_matrix.png", f"{title}: test set")
+    # Figures are drawn by one background thread (matplotlib's import included, ~0.5 s)
+    # while TensorFlow trains and scores, so they add little to the wall time of a run
+    # (bench/train_overhead.py measures mlphys against a bare `fit`).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlphys-plots") as plotter:
+        plotter.submit(_import_matplotlib)
+        started = time.perf_counter()
+        history = model.fit(
+            data.x_train, data.y_train, epochs=epochs, batch_size=batch_size,
+            validation_data=(data.x_val, data.y_val) if has_val else None,
+            callbacks=_callbacks(run_dir, monitor, patience), verbose=_verbosity(quiet))
+        train_seconds = time.perf_counter() - started
+        title = f"{model_name} on {dataset_label(dataset)}"
+        curves = plotter.submit(plot_curves, history.history, run_dir / "curves.png", title)
+        model.save(run_dir / "model.keras")
+        metrics, confusion = score(model, data, "test")
+        write_json(run_dir / "metrics.json", {"split": "test", **metrics})
+        if confusion is not None:
+            matrix = plotter.submit(plot_confusion_matrix, confusion, data.spec.class_names,
+                                    run_dir / "confusion_matrix.png", f"{title}: test set")
+            matrix.result()
+        curves.result()
     config.update(status="finished", epochs_run=len(history.epoch),
                   train_seconds=round(train_seconds, 2),
                   finished=time.strftime("%Y-%m-%dT%H:%M:%S"))

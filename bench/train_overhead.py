@@ -1,0 +1,50 @@
+"""What mlphys adds to a training run, against plain Keras on the same arrays.
+
+    python bench/train_overhead.py [--epochs 3] [--repeats 3]
+
+Runs, side by side and interleaved: `mlphys train cnn -d digits --epochs N` (checkpoints,
+CSV log, TensorBoard, test metrics, plots, config) and bench/plain_keras_cnn.py (the same
+model, `fit` on the same arrays, nothing else), plus `python -c "import tensorflow"`.
+The overhead ratio excludes the one-time TensorFlow import that both pay:
+
+    ratio = (t_mlphys - t_import) / (t_plain - t_import)      target <= 1.10
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import compare  # noqa: E402
+
+PY = sys.executable
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    with tempfile.TemporaryDirectory() as out:
+        commands = {
+            "import tensorflow": [PY, "-c", "import tensorflow"],
+            "plain keras fit": [PY, os.path.join(HERE, "plain_keras_cnn.py"),
+                                str(args.epochs), "1"],
+            "mlphys train": [PY, "-m", "mlphys", "train", "cnn", "-d", "digits", "--epochs",
+                             str(args.epochs), "--seed", "1", "--quiet", "--out", out],
+        }
+        times = compare(commands, args.repeats, env)
+    tf = times["import tensorflow"]
+    print(f"median wall time of {args.repeats} runs each, cnn on digits, {args.epochs} epochs")
+    for name, seconds in times.items():
+        print(f"  {name:<18} {seconds:6.2f} s   (without the import: {seconds - tf:5.2f} s)")
+    ratio = (times["mlphys train"] - tf) / (times["plain keras fit"] - tf)
+    print(f"overhead ratio (import excluded): {ratio:.3f}   target <= 1.10: "
+          f"{'met' if ratio <= 1.10 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
