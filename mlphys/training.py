@@ -73,7 +73,9 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
     if dataset is None:
         raise UserError(f"model '{model_name}' has no default dataset: give one with "
                         "--dataset (see 'mlphys info {model_name}')")
-    if not looks_like_path(dataset):  # refuse a misfit before loading any data
+    if looks_like_path(dataset):  # recorded absolute, so that evaluate works from anywhere
+        dataset = str(Path(dataset).resolve()) if Path(dataset).exists() else dataset
+    else:  # refuse a misfit before loading any data
         registered = get_dataset(dataset)
         check_compatible(entry, registered.task, registered.kind, registered.shape, dataset)
     typed_params = resolve_params(entry, params)

@@ -6,7 +6,7 @@ from mlphys.models._heads import output_layer
 
 
 @register_model("cnn", task="classification", inputs="image", dataset="digits",
-                source="MLMM 7.14.5", epochs=10)
+                source="MLMM 7.14.5", epochs=20)
 def cnn(hp, spec):
     """Two conv blocks and a dense head: the augmentation example of MLMM 7.14.5.
 
