@@ -45,8 +45,11 @@ def _encode_labels(y):
 
 
 def _finish(name, x, y, task, x_test, y_test, test_split, split_seed, provenance,
-            x_val=None, y_val=None, kind=None):
-    if task == "classification" and not (y.ndim == 2 and y.shape[1] > 1):
+            x_val=None, y_val=None, kind=None, class_names=None):
+    """A `Dataset` from arrays: labels encoded as class indices (unless `class_names` says
+    they already are), regression targets as float32, a test split held out if missing."""
+    onehot = y.ndim == 2 and y.shape[1] > 1
+    if task == "classification" and class_names is None and not onehot:
         labels = np.concatenate([np.ravel(a) for a in (y, y_test, y_val) if a is not None])
         indices, class_names = _encode_labels(labels)
         n_train, n_test = len(y), (len(y_test) if y_test is not None else 0)
@@ -55,12 +58,10 @@ def _finish(name, x, y, task, x_test, y_test, test_split, split_seed, provenance
             y_test = indices[n_train:n_train + n_test]
         if y_val is not None:
             y_val = indices[n_train + n_test:]
-    else:
-        class_names = None
-        if task == "regression":
-            y = y.astype(np.float32)
-            y_test = None if y_test is None else y_test.astype(np.float32)
-            y_val = None if y_val is None else y_val.astype(np.float32)
+    elif task == "regression":
+        y = y.astype(np.float32)
+        y_test = None if y_test is None else y_test.astype(np.float32)
+        y_val = None if y_val is None else y_val.astype(np.float32)
     if x_test is None:
         if not 0 < test_split < 1:
             raise UserError(f"--option test_split={test_split}: give a fraction in (0, 1)")
@@ -233,10 +234,6 @@ def image_folder(path, size: tuple | None = None, color: str = "auto",
         arrays[split] = (as_unit_images(np.stack(images)), labels)
     x, y = arrays["train"]
     x_test, y_test = arrays.get("test", (None, None))
-    dataset = _finish(root.name, x, y, "classification", x_test, y_test, test_split,
-                      split_seed, {"source": str(root.resolve()), "classes": classes,
-                                   "color": color}, kind="image")
-    names = tuple(classes)
-    dataset.spec = infer_spec(dataset.x_train, dataset.y_train, "classification",
-                              class_names=names, kind="image")
-    return dataset
+    return _finish(root.name, x, y, "classification", x_test, y_test, test_split,
+                   split_seed, {"source": str(root.resolve()), "classes": classes,
+                                "color": color}, kind="image", class_names=classes)

@@ -14,7 +14,6 @@ takes it from the training data (`val_split`). The loaders themselves live in th
 registered with `register_file_format`.
 """
 
-import importlib
 import inspect
 import os
 import types
@@ -27,6 +26,7 @@ import numpy as np
 
 from mlphys.errors import UserError, unknown_name
 from mlphys.patterns import matching
+from mlphys.plugins import import_with_plugins
 
 TASKS = ("classification", "binary", "regression")
 KINDS = ("image", "vector", "sequence")
@@ -171,20 +171,9 @@ def register_file_format(suffix):
     return decorate
 
 
-_data_loaded = False
-
-
 def load_data_modules():
     """Import the dataset package and installed plugins (entry-point group `mlphys.datasets`)."""
-    global _data_loaded
-    if _data_loaded:
-        return
-    _data_loaded = True
-    importlib.import_module("mlphys.data")
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="mlphys.datasets"):
-        ep.load()
+    import_with_plugins("mlphys.data", "mlphys.datasets")
 
 
 def list_datasets(pattern=None):

@@ -24,6 +24,7 @@ from typing import Callable
 
 from mlphys.errors import UserError, unknown_name
 from mlphys.patterns import matching
+from mlphys.plugins import import_with_plugins
 
 TASKS = ("classification", "regression", "any")
 INPUTS = ("image", "vector", "sequence", "any")
@@ -89,20 +90,9 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
     return decorate
 
 
-_zoo_loaded = False
-
-
 def load_zoo():
     """Import the zoo package and the installed plugins (entry-point group `mlphys.models`)."""
-    global _zoo_loaded
-    if _zoo_loaded:
-        return
-    _zoo_loaded = True
-    importlib.import_module("mlphys.models")
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="mlphys.models"):
-        ep.load()
+    import_with_plugins("mlphys.models", "mlphys.models")
 
 
 def load_plugin(file_or_module):
