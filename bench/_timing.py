@@ -13,9 +13,13 @@ def wall_time(command, env=None):
 
 
 def compare(commands, repeats, env=None):
-    """Median wall time of each named command, running them round-robin `repeats` times."""
+    """Fastest and median wall time of each named command, run round-robin `repeats` times.
+
+    On a shared machine noise only ever adds time, so the fastest run is the best estimate
+    of a command's own cost; the median shows how noisy the machine was.
+    """
     times = {name: [] for name in commands}
     for _ in range(repeats):
         for name, command in commands.items():
             times[name].append(wall_time(command, env))
-    return {name: statistics.median(t) for name, t in times.items()}
+    return {name: (min(t), statistics.median(t)) for name, t in times.items()}
