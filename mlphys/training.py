@@ -25,7 +25,9 @@ def _callbacks(run_dir, monitor, patience):
         keras.callbacks.ModelCheckpoint(run_dir / "best.keras", monitor=monitor,
                                         save_best_only=True),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
-        keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")),
+        # scalars per epoch; the graph is left out: writing it costs more than a small
+        # model's whole epoch and shows little that `mlphys info --shape` does not
+        keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), write_graph=False),
         keras.callbacks.TerminateOnNaN(),
     ]
     if patience is not None:
