@@ -58,7 +58,8 @@ def _download(name, upstream_file, data_dir, **load_options):
         where = Path(data_dir).expanduser() if data_dir else data_dirs()[-2]
         raise UserError(
             f"dataset '{name}' is not on this machine and could not be downloaded "
-            f"({type(error).__name__}); put {upstream_file} in {where} "
+            f"({(str(error).splitlines() or [type(error).__name__])[0][:160]}); "
+            f"put {upstream_file} in {where} "
             "(or in the folder given by --data-dir or $MLPHYS_DATA_DIR) and run again"
         ) from None
 
