@@ -57,5 +57,8 @@ def train(model, dataset, options, params, epochs, batch_size, seed, out, val_sp
         return
     click.echo(f"\nrun folder: {result['run_dir']}  (seed {result['seed']}, "
                f"{result['epochs_run']} epochs)")
+    if result["status"] != "finished":
+        click.echo(f"warning: training {result['status']}: lower the learning rate "
+                   "(-p learning_rate=...) or check the data for NaN or huge values", err=True)
     click.echo("test metrics:")
     output.metrics_table(result["metrics"])

@@ -7,6 +7,7 @@ final and best models, `config.json` (everything needed to rerun), `history.csv`
 `metrics.json`, `curves.png`, the confusion matrix of a classifier and TensorBoard logs.
 """
 
+import math
 import secrets
 import sys
 import time
@@ -74,7 +75,7 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
     dataset = dataset or entry.dataset
     if dataset is None:
         raise UserError(f"model '{model_name}' has no default dataset: give one with "
-                        "--dataset (see 'mlphys info {model_name}')")
+                        f"--dataset (see 'mlphys info {model_name}')")
     if looks_like_path(dataset):  # recorded absolute, so that evaluate works from anywhere
         dataset = str(Path(dataset).resolve()) if Path(dataset).exists() else dataset
     else:  # refuse a misfit before loading any data
@@ -142,9 +143,12 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
                                     run_dir / "confusion_matrix.png", f"{title}: test set")
             matrix.result()
         curves.result()
-    config.update(status="finished", epochs_run=len(history.epoch),
+    losses = history.history.get("loss", [])
+    diverged = bool(losses) and not math.isfinite(losses[-1])  # TerminateOnNaN stopped it
+    config.update(status="diverged (NaN loss)" if diverged else "finished",
+                  epochs_run=len(history.epoch),
                   train_seconds=round(train_seconds, 2),
                   finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
     write_json(run_dir / "config.json", config)
     return {"run_dir": str(run_dir), "metrics": metrics, "epochs_run": len(history.epoch),
-            "seed": seed}
+            "seed": seed, "status": config["status"]}

@@ -140,3 +140,20 @@ def test_user_model_trains_from_a_file(tmp_path, run_cli):
     assert json.loads(open(f"{run_dir}/metrics.json").read())["accuracy"] > 0.5
     again = run_cli("evaluate", run_dir, "--json")  # finds mynet through config.json
     assert again.exit_code == 0, again.output
+
+
+def test_a_diverging_run_is_stopped_and_marked(tmp_path, run_cli):
+    """A learning rate of 1e6 on a regression blows the loss up: TerminateOnNaN stops the
+    run, config.json says so and the command warns."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 3)) * 100
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "y": x.sum(1) ** 3}).to_csv(
+        tmp_path / "wild.csv", index=False)
+    result = run_cli("train", "mlp", "-d", tmp_path / "wild.csv", "-p", "learning_rate=1.0",
+                     "-p", "optimizer=sgd", "--epochs", "20", "--seed", "0", "--quiet",
+                     "--out", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    assert "warning: training diverged" in result.output
+    run = next((tmp_path / "runs").iterdir())
+    config = json.loads((run / "config.json").read_text())
+    assert config["status"] == "diverged (NaN loss)" and config["epochs_run"] < 20
