@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from mlphys.errors import UserError
+from mlphys.errors import Interrupted, UserError
 
 COMMANDS = {  # name -> (module, function); later features add their command here
     "list": ("mlphys.cli.listing", "list_command"),
@@ -54,6 +54,9 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except UserError as error:
             raise UserMistake(str(error)) from None
+        except Interrupted as stop:
+            click.echo(f"\n{stop}", err=True)
+            ctx.exit(130)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):

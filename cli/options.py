@@ -3,7 +3,7 @@
 import click
 
 
-def _complete_models(ctx, param, incomplete):
+def complete_models(ctx, param, incomplete):
     from mlphys.registry import list_models
 
     return [m for m in list_models() if m.startswith(incomplete)]
@@ -15,7 +15,7 @@ def _complete_datasets(ctx, param, incomplete):
     return [d for d in list_datasets() if d.startswith(incomplete)]
 
 
-model_argument = click.argument("model", shell_complete=_complete_models)
+model_argument = click.argument("model", shell_complete=complete_models)
 dataset = click.option("--dataset", "-d", shell_complete=_complete_datasets,
                        help="Registered dataset name, or a .npz/.csv file or image folder.")
 option = click.option("--option", "-o", "options", multiple=True, metavar="NAME=VALUE",

@@ -9,7 +9,7 @@ from mlphys.cli import options, output
 
 
 @click.command()
-@options.model_argument
+@click.argument("model", required=False, shell_complete=options.complete_models)
 @options.dataset
 @options.option
 @options.param
@@ -26,10 +26,13 @@ from mlphys.cli import options, output
               "[default: the last].")
 @options.data_dir
 @options.models_from
+@click.option("--resume", "resume_run", metavar="RUN", type=click.Path(),
+              help="Continue the interrupted or killed run folder RUN from its last "
+              "completed epoch (all settings come from RUN/config.json).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @options.json_output
 def train(model, dataset, options, params, epochs, batch_size, seed, out, val_split,
-          patience, target, data_dir, models_from, quiet, as_json):
+          patience, target, data_dir, models_from, resume_run, quiet, as_json):
     """Train MODEL and write a run folder (model, best checkpoint, config, history,
     metrics, plots, TensorBoard logs).
 
@@ -38,8 +41,31 @@ def train(model, dataset, options, params, epochs, batch_size, seed, out, val_sp
       mlphys train mlp -d fashion_mnist -p units=256 -p dropout=0.2 --batch-size 64
       mlphys train mlp -d table.csv --target energy
       mlphys train mynet -d digits --models-from my_models.py
+      mlphys train --resume saved_models/cnn-digits-20261121-101500
+
+    Ctrl-C stops at the end of the current batch; --resume continues from the last
+    completed epoch (also after the process was killed).
     """
+    from mlphys.errors import UserError
     from mlphys.hparams import parse_assignments
+
+    if resume_run:
+        given = [name for name, value in [("MODEL", model), ("--dataset", dataset),
+                                          ("--option", options), ("--param", params),
+                                          ("--epochs", epochs), ("--seed", seed)] if value]
+        if given:
+            raise UserError(f"--resume takes every setting from the run's config.json; "
+                            f"leave out {', '.join(given)}")
+        from mlphys.training import resume, resume_point
+
+        config, completed = resume_point(resume_run)
+        if not as_json:
+            click.echo(f"resuming {resume_run} after epoch {completed} of "
+                       f"{config['training']['epochs']}")
+        _report(resume(resume_run, quiet=quiet or as_json, data_dir=data_dir), as_json)
+        return
+    if not model:
+        raise UserError("give the MODEL to train (see 'mlphys list models'), or --resume RUN")
 
     dataset_options = parse_assignments(options, "--option")
     if target:
@@ -52,6 +78,10 @@ def train(model, dataset, options, params, epochs, batch_size, seed, out, val_sp
         out=out, val_split=val_split, patience=patience, quiet=quiet or as_json,
         data_dir=data_dir, models_from=models_from,
         command=shlex.join(["mlphys", *sys.argv[1:]]))
+    _report(result, as_json)
+
+
+def _report(result, as_json):
     if as_json:
         output.as_json(result)
         return

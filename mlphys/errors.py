@@ -17,3 +17,7 @@ def unknown_name(kind, name, known, hint):
     close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
     suggestion = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
     return UserError(f"unknown {kind} '{name}': {suggestion}{hint}")
+
+
+class Interrupted(Exception):
+    """Training stopped by Ctrl-C; the message says how to continue. The CLI exits 130."""

@@ -7,25 +7,39 @@ final and best models, `config.json` (everything needed to rerun), `history.csv`
 `metrics.json`, `curves.png`, the confusion matrix of a classifier and TensorBoard logs.
 """
 
+import csv
+import json
 import math
 import secrets
+import signal
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
-from mlphys.errors import UserError
+from mlphys.errors import Interrupted, UserError
 
 MONITOR = "val_loss"
 
 
-def _callbacks(run_dir, monitor, patience):
+def _callbacks(run_dir, monitor, patience, best_so_far=None):
+    """Checkpoints, logs and the backup that `--resume` continues from.
+
+    best_so_far: on a resumed run, the best monitored value of the epochs already done, so
+        that best.keras is only replaced by a better epoch.
+    """
     import keras
 
     callbacks = [
         keras.callbacks.ModelCheckpoint(run_dir / "best.keras", monitor=monitor,
-                                        save_best_only=True),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
+                                        save_best_only=True,
+                                        initial_value_threshold=best_so_far),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=best_so_far is not None),
+        # after the CSV row: a kill between the two repeats that epoch, and resume()
+        # drops its row first, so history.csv ends with every epoch exactly once
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True),
         # scalars per epoch; the graph is left out: writing it took ~0.25 s of every run
         # (cnn on digits) and shows little that `mlphys info --shape` does not
         keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), write_graph=False),
@@ -35,6 +49,44 @@ def _callbacks(run_dir, monitor, patience):
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
                                                        restore_best_weights=True))
     return callbacks
+
+
+@contextmanager
+def _ctrl_c_stops_after_batch():
+    """Yield a callback that ends `fit` at the end of the batch during which Ctrl-C was
+    pressed (a second Ctrl-C stops at once). The backup of the last completed epoch stays."""
+    import keras
+
+    pressed = threading.Event()
+
+    class StopAfterBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if pressed.is_set():
+                raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield StopAfterBatch()
+        return
+
+    def handler(signum, frame):
+        pressed.set()
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield StopAfterBatch()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _read_history(run_dir):
+    """history.csv as {column: [values]} (the csv module: pandas costs half a second)."""
+    path = run_dir / "history.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
 
 
 def _import_matplotlib():
@@ -92,8 +144,6 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
     import keras
 
     from mlphys.datasets import load_dataset
-    from mlphys.evaluation import score
-    from mlphys.plots import plot_confusion_matrix, plot_curves
 
     keras.utils.set_random_seed(seed)
     data = load_dataset(dataset, dataset_options, val_split=val_split, data_dir=data_dir)
@@ -122,19 +172,48 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
     }
     write_json(run_dir / "config.json", config)
 
+    return _fit_and_report(model, data, run_dir, config, quiet)
+
+
+def _fit_and_report(model, data, run_dir, config, quiet, resumed_from=None):
+    """Fit (or continue fitting) and write the model, metrics, figures and final config."""
+    from mlphys.datasets import dataset_label
+    from mlphys.evaluation import score
+    from mlphys.plots import plot_confusion_matrix, plot_curves
+    from mlphys.rundir import write_json
+
+    training = config["training"]
+    has_val = len(data.y_val) > 0
+    best_so_far = None
+    if resumed_from is not None:
+        done = _read_history(run_dir).get(training["monitor"], [])
+        best_so_far = min(done) if done else None
     # Figures are drawn by one background thread (matplotlib's import included, ~0.5 s)
     # while TensorFlow trains and scores, so they add little to the wall time of a run
     # (bench/train_overhead.py measures mlphys against a bare `fit`).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlphys-plots") as plotter:
         plotter.submit(_import_matplotlib)
         started = time.perf_counter()
-        history = model.fit(
-            data.x_train, data.y_train, epochs=epochs, batch_size=batch_size,
-            validation_data=(data.x_val, data.y_val) if has_val else None,
-            callbacks=_callbacks(run_dir, monitor, patience), verbose=_verbosity(quiet))
+        with _ctrl_c_stops_after_batch() as stop_after_batch:
+            try:
+                model.fit(
+                    data.x_train, data.y_train, epochs=training["epochs"],
+                    batch_size=training["batch_size"],
+                    validation_data=(data.x_val, data.y_val) if has_val else None,
+                    callbacks=[*_callbacks(run_dir, training["monitor"],
+                                           training["patience"], best_so_far),
+                               stop_after_batch],
+                    verbose=_verbosity(quiet))
+            except KeyboardInterrupt:
+                done = len(_read_history(run_dir).get("epoch", []))
+                config.update(status="interrupted", epochs_run=done)
+                write_json(run_dir / "config.json", config)
+                raise Interrupted(f"interrupted after {done} complete epoch(s); continue "
+                                  f"with: mlphys train --resume {run_dir}") from None
         train_seconds = time.perf_counter() - started
-        title = f"{model_name} on {dataset_label(dataset)}"
-        curves = plotter.submit(plot_curves, history.history, run_dir / "curves.png", title)
+        history = _read_history(run_dir)
+        title = f"{config['model']} on {dataset_label(config['dataset'])}"
+        curves = plotter.submit(plot_curves, history, run_dir / "curves.png", title)
         model.save(run_dir / "model.keras")
         metrics, confusion = score(model, data, "test")
         write_json(run_dir / "metrics.json", {"split": "test", **metrics})
@@ -143,12 +222,73 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
                                     run_dir / "confusion_matrix.png", f"{title}: test set")
             matrix.result()
         curves.result()
-    losses = history.history.get("loss", [])
+    losses = history.get("loss", [])
     diverged = bool(losses) and not math.isfinite(losses[-1])  # TerminateOnNaN stopped it
+    epochs_run = len(history.get("epoch", []))
+    if resumed_from is not None:
+        config.setdefault("resumed", []).append(
+            {"from_epoch": resumed_from, "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
     config.update(status="diverged (NaN loss)" if diverged else "finished",
-                  epochs_run=len(history.epoch),
-                  train_seconds=round(train_seconds, 2),
+                  epochs_run=epochs_run,
+                  train_seconds=round(config.get("train_seconds", 0) + train_seconds, 2),
                   finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
     write_json(run_dir / "config.json", config)
-    return {"run_dir": str(run_dir), "metrics": metrics, "epochs_run": len(history.epoch),
-            "seed": seed, "status": config["status"]}
+    return {"run_dir": str(run_dir), "metrics": metrics, "epochs_run": epochs_run,
+            "seed": config["seed"], "status": config["status"]}
+
+
+def resume(run_dir, *, quiet=False, data_dir=None):
+    """Continue an interrupted or killed run from its last completed epoch.
+
+    Rebuilds the model and data from the run's config.json (same seed, hyperparameters and
+    dataset options), restores the weights and optimizer state that
+    `keras.callbacks.BackupAndRestore` saved after the last completed epoch, and trains the
+    remaining epochs into the same folder.
+    """
+    import keras
+
+    from mlphys.building import build_model
+    from mlphys.datasets import load_dataset
+    from mlphys.registry import load_plugin
+    from mlphys.rundir import write_json
+
+    run_dir = Path(run_dir)
+    config, completed = resume_point(run_dir)
+    _drop_history_after(run_dir, completed)
+    load_plugin(config.get("models_from"))
+    keras.utils.set_random_seed(config["seed"])
+    training = config["training"]
+    data = load_dataset(config["dataset"], config.get("dataset_options"),
+                        val_split=training["val_split"], data_dir=data_dir)
+    model, _ = build_model(config["model"], data.spec, config["hyperparameters"],
+                           dataset_name=config["dataset"])
+    config.update(status="running")
+    write_json(run_dir / "config.json", config)
+    return _fit_and_report(model, data, run_dir, config, quiet, resumed_from=completed)
+
+
+def resume_point(run_dir):
+    """(config, completed epochs) of a run that can be resumed; a UserError otherwise."""
+    from mlphys.rundir import read_config
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"--resume {run_dir}: no such run folder")
+    config = read_config(run_dir)
+    if config.get("status") == "finished":
+        raise UserError(f"run {run_dir} finished all its epochs: nothing to resume "
+                        "(train a new run, e.g. with more --epochs)")
+    metadata = run_dir / "backup" / "training_metadata.json"
+    if not metadata.exists():
+        raise UserError(f"run {run_dir} has no backup to resume from (it stopped before its "
+                        f"first epoch ended); start it again with: {config.get('command')}")
+    return config, json.loads(metadata.read_text())["epoch"]
+
+
+def _drop_history_after(run_dir, completed):
+    """Keep only the rows of history.csv for the `completed` epochs in the backup."""
+    path = run_dir / "history.csv"
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:1 + completed]))
