@@ -79,6 +79,25 @@ def _ctrl_c_stops_after_batch():
         signal.signal(signal.SIGINT, previous)
 
 
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@contextmanager
+def _dtype_policy(precision):
+    """Build layers under Keras' dtype policy `precision` (compute in float16/bfloat16,
+    variables in float32), restoring the previous policy afterwards."""
+    import keras
+
+    if precision not in PRECISIONS:
+        raise UserError(f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def _read_history(run_dir):
     """history.csv as {column: [values]} (the csv module: pandas costs half a second)."""
     path = run_dir / "history.csv"
@@ -102,7 +121,7 @@ def _verbosity(quiet):
 
 def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs=None,
           batch_size=None, seed=None, out=None, val_split=0.1, patience=None, quiet=False,
-          data_dir=None, models_from=None, command=None):
+          data_dir=None, models_from=None, command=None, precision="float32"):
     """Train `model_name` on `dataset` and write a run folder; return a summary dict.
 
     dataset: registry name or path of a user's file; None means the model's default.
@@ -115,6 +134,8 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
         has no validation split.
     patience: early stopping on the validation loss after this many epochs without
         improvement (the best weights are kept); None trains all epochs.
+    precision: "float32", or "mixed_float16" / "mixed_bfloat16" (Keras mixed precision:
+        faster on GPUs with tensor cores; the output layer stays float32).
     """
     from mlphys.building import build_model, check_compatible
     from mlphys.datasets import dataset_label, get_dataset, looks_like_path
@@ -147,7 +168,8 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
 
     keras.utils.set_random_seed(seed)
     data = load_dataset(dataset, dataset_options, val_split=val_split, data_dir=data_dir)
-    model, hp = build_model(model_name, data.spec, typed_params, dataset_name=dataset)
+    with _dtype_policy(precision):
+        model, hp = build_model(model_name, data.spec, typed_params, dataset_name=dataset)
 
     run_dir = new_run_dir(out, model_name, dataset_label(dataset))
     has_val = len(data.y_val) > 0
@@ -158,7 +180,7 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
         "dataset_options": data.options,
         "hyperparameters": dict(hp.values),
         "training": {"epochs": epochs, "batch_size": batch_size, "val_split": val_split,
-                     "patience": patience, "monitor": monitor},
+                     "patience": patience, "monitor": monitor, "precision": precision},
         "seed": seed,
         "command": command,
         "models_from": str(Path(models_from).resolve()) if models_from and
@@ -260,8 +282,9 @@ def resume(run_dir, *, quiet=False, data_dir=None):
     training = config["training"]
     data = load_dataset(config["dataset"], config.get("dataset_options"),
                         val_split=training["val_split"], data_dir=data_dir)
-    model, _ = build_model(config["model"], data.spec, config["hyperparameters"],
-                           dataset_name=config["dataset"])
+    with _dtype_policy(training.get("precision", "float32")):
+        model, _ = build_model(config["model"], data.spec, config["hyperparameters"],
+                               dataset_name=config["dataset"])
     config.update(status="running")
     write_json(run_dir / "config.json", config)
     return _fit_and_report(model, data, run_dir, config, quiet, resumed_from=completed)

@@ -157,3 +157,19 @@ def test_a_diverging_run_is_stopped_and_marked(tmp_path, run_cli):
     run = next((tmp_path / "runs").iterdir())
     config = json.loads((run / "config.json").read_text())
     assert config["status"] == "diverged (NaN loss)" and config["epochs_run"] < 20
+
+
+def test_mixed_precision_computes_in_bfloat16_with_a_float32_output(tmp_path):
+    import keras
+
+    result = mlphys.train("mlp", "digits", {"units": 64}, dataset_options={"size": 8},
+                          epochs=3, seed=0, out=tmp_path, quiet=True,
+                          precision="mixed_bfloat16")
+    assert result["metrics"]["accuracy"] > 0.5
+    model = keras.models.load_model(f"{result['run_dir']}/model.keras")
+    assert model.get_layer("hidden_1").compute_dtype == "bfloat16"
+    assert model.get_layer("hidden_1").variable_dtype == "float32"
+    assert model.get_layer("output").compute_dtype == "float32"
+    config = json.loads(open(f"{result['run_dir']}/config.json").read())
+    assert config["training"]["precision"] == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
