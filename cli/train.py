@@ -29,13 +29,18 @@ from mlphys.cli import options, output
 @click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
               default="float32", show_default=True,
               help="Keras dtype policy; mixed precision speeds up GPUs with tensor cores.")
+@click.option("--distribute", type=click.Choice(["none", "mirrored", "multiworker"]),
+              default="none", show_default=True,
+              help="tf.distribute strategy: mirrored uses all local GPUs (--batch-size is per "
+              "replica); multiworker is refused until Keras 3 supports it.")
 @click.option("--resume", "resume_run", metavar="RUN", type=click.Path(),
               help="Continue the interrupted or killed run folder RUN from its last "
               "completed epoch (all settings come from RUN/config.json).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @options.json_output
 def train(model, dataset, options, params, epochs, batch_size, seed, out, val_split,
-          patience, target, data_dir, models_from, precision, resume_run, quiet, as_json):
+          patience, target, data_dir, models_from, precision, distribute, resume_run, quiet,
+          as_json):
     """Train MODEL and write a run folder (model, best checkpoint, config, history,
     metrics, plots, TensorBoard logs).
 
@@ -79,7 +84,7 @@ def train(model, dataset, options, params, epochs, batch_size, seed, out, val_sp
         model, dataset, parse_assignments(params, "--param"),
         dataset_options=dataset_options, epochs=epochs, batch_size=batch_size, seed=seed,
         out=out, val_split=val_split, patience=patience, quiet=quiet or as_json,
-        data_dir=data_dir, models_from=models_from, precision=precision,
+        data_dir=data_dir, models_from=models_from, precision=precision, distribute=distribute,
         command=shlex.join(["mlphys", *sys.argv[1:]]))
     _report(result, as_json)
 

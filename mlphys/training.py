@@ -121,7 +121,8 @@ def _verbosity(quiet):
 
 def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs=None,
           batch_size=None, seed=None, out=None, val_split=0.1, patience=None, quiet=False,
-          data_dir=None, models_from=None, command=None, precision="float32"):
+          data_dir=None, models_from=None, command=None, precision="float32",
+          distribute="none"):
     """Train `model_name` on `dataset` and write a run folder; return a summary dict.
 
     dataset: registry name or path of a user's file; None means the model's default.
@@ -136,6 +137,8 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
         improvement (the best weights are kept); None trains all epochs.
     precision: "float32", or "mixed_float16" / "mixed_bfloat16" (Keras mixed precision:
         faster on GPUs with tensor cores; the output layer stays float32).
+    distribute: "none" or "mirrored" (all local GPUs); the batch size is per replica
+        (see mlphys.distribute).
     """
     from mlphys.building import build_model, check_compatible
     from mlphys.datasets import dataset_label, get_dataset, looks_like_path
@@ -166,9 +169,12 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
 
     from mlphys.datasets import load_dataset
 
+    from mlphys.distribute import place
+
+    placement = place(distribute)
     keras.utils.set_random_seed(seed)
     data = load_dataset(dataset, dataset_options, val_split=val_split, data_dir=data_dir)
-    with _dtype_policy(precision):
+    with placement.scope(), _dtype_policy(precision):
         model, hp = build_model(model_name, data.spec, typed_params, dataset_name=dataset)
 
     run_dir = new_run_dir(out, model_name, dataset_label(dataset))
@@ -180,7 +186,9 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
         "dataset_options": data.options,
         "hyperparameters": dict(hp.values),
         "training": {"epochs": epochs, "batch_size": batch_size, "val_split": val_split,
-                     "patience": patience, "monitor": monitor, "precision": precision},
+                     "patience": patience, "monitor": monitor, "precision": precision,
+                     "distribute": placement.describe(),
+                     "global_batch_size": batch_size * placement.replicas},
         "seed": seed,
         "command": command,
         "models_from": str(Path(models_from).resolve()) if models_from and
@@ -193,7 +201,6 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
         "status": "running",
     }
     write_json(run_dir / "config.json", config)
-
     return _fit_and_report(model, data, run_dir, config, quiet)
 
 
@@ -220,7 +227,7 @@ def _fit_and_report(model, data, run_dir, config, quiet, resumed_from=None):
             try:
                 model.fit(
                     data.x_train, data.y_train, epochs=training["epochs"],
-                    batch_size=training["batch_size"],
+                    batch_size=training.get("global_batch_size", training["batch_size"]),
                     validation_data=(data.x_val, data.y_val) if has_val else None,
                     callbacks=[*_callbacks(run_dir, training["monitor"],
                                            training["patience"], best_so_far),
@@ -282,7 +289,15 @@ def resume(run_dir, *, quiet=False, data_dir=None):
     training = config["training"]
     data = load_dataset(config["dataset"], config.get("dataset_options"),
                         val_split=training["val_split"], data_dir=data_dir)
-    with _dtype_policy(training.get("precision", "float32")):
+    from mlphys.distribute import place
+
+    placement = place(training.get("distribute", {}).get("strategy", "none"))
+    if placement.replicas * training["batch_size"] != training.get(
+            "global_batch_size", training["batch_size"]):
+        raise UserError(f"run {run_dir} trained on {training['distribute']['replicas']} "
+                        f"replicas but {placement.replicas} are available now: resume it "
+                        "where it ran")
+    with placement.scope(), _dtype_policy(training.get("precision", "float32")):
         model, _ = build_model(config["model"], data.spec, config["hyperparameters"],
                                dataset_name=config["dataset"])
     config.update(status="running")
