@@ -26,6 +26,8 @@ from mlphys.cli import options, output
               "[default: the last].")
 @options.data_dir
 @options.models_from
+@click.option("--stream", is_flag=True, help="Read an image folder batch by batch from "
+              "disk instead of loading it into memory (automatic above 2 GiB of pixels).")
 @click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
               default="float32", show_default=True,
               help="Keras dtype policy; mixed precision speeds up GPUs with tensor cores.")
@@ -39,8 +41,8 @@ from mlphys.cli import options, output
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @options.json_output
 def train(model, dataset, options, params, epochs, batch_size, seed, out, val_split,
-          patience, target, data_dir, models_from, precision, distribute, resume_run, quiet,
-          as_json):
+          patience, target, data_dir, models_from, stream, precision, distribute, resume_run,
+          quiet, as_json):
     """Train MODEL and write a run folder (model, best checkpoint, config, history,
     metrics, plots, TensorBoard logs).
 
@@ -78,6 +80,14 @@ def train(model, dataset, options, params, epochs, batch_size, seed, out, val_sp
     dataset_options = parse_assignments(options, "--option")
     if target:
         dataset_options["target"] = target
+    if stream:
+        from pathlib import Path
+
+        if not dataset or not Path(dataset).is_dir():
+            raise UserError(f"--stream reads image folders from disk; '{dataset or model}' "
+                            "is not one (registered datasets and .npz/.csv files are loaded "
+                            "into memory)")
+        dataset_options["stream"] = "true"
     from mlphys.training import train as run_training
 
     result = run_training(

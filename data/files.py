@@ -18,6 +18,7 @@ from mlphys.errors import UserError
 from mlphys.data._images import as_unit_images
 
 MAX_CLASSES = 20  # integer labels with at most this many values are classes
+STREAM_ABOVE_BYTES = 2 * 1024**3  # image folders whose float32 pixels exceed this stream
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".ppm",
                   ".pgm", ".webp"}
 
@@ -182,12 +183,63 @@ def _class_folders(root):
     return {name: found for name, found in files.items() if found}
 
 
+def _scan_headers(files):
+    """(distinct (width, height) sizes, unreadable files), reading only the headers."""
+    from PIL import Image, UnidentifiedImageError
+
+    sizes, bad = set(), []
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                sizes.add(image.size)
+        except (UnidentifiedImageError, OSError, ValueError):
+            bad.append(file)
+    return sizes, bad
+
+
+def _unreadable(path, bad):
+    names = ", ".join(str(b) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
+    return UserError(f"{len(bad)} file(s) in '{path}' could not be read as images: "
+                     f"{names}; remove or replace them")
+
+
+def _different_sizes(path, sizes):
+    listed = ", ".join(sorted(f"{h}x{w}" for w, h in sizes)[:3])
+    return UserError(f"images in '{path}' have different sizes ({listed} ...): give "
+                     "--option size=HEIGHT,WIDTH to resize them")
+
+
+def _streams(path, listing, classes, size, color):
+    """Each split as an `ImageStream` of its files, checked by their headers only."""
+    from mlphys.streams import DECODABLE, ImageStream
+
+    files = {split: [f for c in classes for f in by_class.get(c, [])]
+             for split, by_class in listing.items()}
+    every = [f for split_files in files.values() for f in split_files]
+    other = sorted({f.suffix.lower() for f in every} - DECODABLE)
+    if other:
+        raise UserError(f"--stream decodes {', '.join(sorted(DECODABLE))} files, not "
+                        f"{', '.join(other)}: convert them, or load the folder into memory")
+    sizes, bad = _scan_headers(every)
+    if bad:
+        raise _unreadable(path, bad)
+    if size is None and len(sizes) > 1:
+        raise _different_sizes(path, sizes)
+    height, width = size or next(iter(sizes))[::-1]
+    channels = 1 if color == "grayscale" else 3
+    return {split: (ImageStream(split_files, height, width, channels),
+                    np.array([classes.index(c) for c in classes
+                              for _ in listing[split].get(c, [])]))
+            for split, split_files in files.items()}
+
+
 @register_file_format("/")
 def image_folder(path, size: tuple | None = None, color: str = "auto",
-                 test_split: float = 0.2, split_seed: int = 0):
+                 test_split: float = 0.2, split_seed: int = 0, stream: bool | None = None):
     """Images in one subfolder per class (`flow_from_directory` layout), or in `train/`
     and `test/` folders of that layout. `size=H,W` resizes; `color` is rgb, grayscale or
-    auto (grayscale if every image is)."""
+    auto (grayscale if every image is). `stream=true` reads batches from disk during
+    training instead of loading every image (the default above 2 GiB of pixels)."""
     from PIL import Image
 
     root = Path(path)
@@ -217,23 +269,29 @@ def image_folder(path, size: tuple | None = None, color: str = "auto",
             except OSError:
                 pass
         color = "grayscale" if modes and modes <= {"L", "1", "I;16", "I"} else "rgb"
-    arrays = {}
-    for split, by_class in listing.items():
-        files = [f for c in classes for f in by_class.get(c, [])]
-        labels = np.array([classes.index(c) for c in classes for _ in by_class.get(c, [])])
-        images, bad = _read_images(files, size, color)
-        if bad:
-            names = ", ".join(str(b) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
-            raise UserError(f"{len(bad)} file(s) in '{path}' could not be read as images: "
-                            f"{names}; remove or replace them")
-        shapes = {im.shape for im in images}
-        if len(shapes) > 1:
-            raise UserError(f"images in '{path}' have different sizes "
-                            f"({', '.join(sorted(str(s[:2]) for s in shapes)[:3])} ...): "
-                            "give --option size=HEIGHT,WIDTH to resize them")
-        arrays[split] = (as_unit_images(np.stack(images)), labels)
+    if stream is None:  # stream when the decoded pixels would not comfortably fit
+        sizes, _ = _scan_headers(all_files[:1])
+        width, height = size[::-1] if size else (next(iter(sizes)) if sizes else (0, 0))
+        channels = 1 if color == "grayscale" else 3
+        stream = len(all_files) * height * width * channels * 4 > STREAM_ABOVE_BYTES
+    if stream:
+        arrays = _streams(path, listing, classes, size, color)
+    else:
+        arrays = {}
+        for split, by_class in listing.items():
+            files = [f for c in classes for f in by_class.get(c, [])]
+            labels = np.array([classes.index(c) for c in classes
+                               for _ in by_class.get(c, [])])
+            images, bad = _read_images(files, size, color)
+            if bad:
+                raise _unreadable(path, bad)
+            shapes = {im.shape[:2][::-1] for im in images}
+            if len(shapes) > 1:
+                raise _different_sizes(path, shapes)
+            arrays[split] = (as_unit_images(np.stack(images)), labels)
     x, y = arrays["train"]
     x_test, y_test = arrays.get("test", (None, None))
     return _finish(root.name, x, y, "classification", x_test, y_test, test_split,
                    split_seed, {"source": str(root.resolve()), "classes": classes,
-                                "color": color}, kind="image", class_names=classes)
+                                "color": color, "stream": stream},
+                   kind="image", class_names=classes)

@@ -71,9 +71,12 @@ def score(model, dataset, split="test", batch_size=256):
     x, y = dataset.split(split)
     if len(y) == 0:
         raise UserError(f"the {split} split of '{dataset.name}' is empty")
+    from mlphys.streams import keras_inputs
+
     spec = dataset.spec
-    loss = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)["loss"]
-    predictions = model.predict(x, batch_size=batch_size, verbose=0)
+    loss = model.evaluate(*keras_inputs(x, y, batch_size), verbose=0, return_dict=True)["loss"]
+    inputs, _, batch = keras_inputs(x, None, batch_size)
+    predictions = model.predict(inputs, batch_size=batch, verbose=0)
     metrics = {"loss": float(loss)}
     if spec.task == "regression":
         metrics.update(regression_metrics(y, predictions))

@@ -210,6 +210,7 @@ def _fit_and_report(model, data, run_dir, config, quiet, resumed_from=None):
     from mlphys.evaluation import score
     from mlphys.plots import plot_confusion_matrix, plot_curves
     from mlphys.rundir import write_json
+    from mlphys.streams import keras_inputs
 
     training = config["training"]
     has_val = len(data.y_val) > 0
@@ -224,11 +225,15 @@ def _fit_and_report(model, data, run_dir, config, quiet, resumed_from=None):
         plotter.submit(_import_matplotlib)
         started = time.perf_counter()
         with _ctrl_c_stops_after_batch() as stop_after_batch:
+            batch_size = training.get("global_batch_size", training["batch_size"])
+            x, y, batch = keras_inputs(data.x_train, data.y_train, batch_size, config["seed"])
+            val_x, val_y, _ = keras_inputs(data.x_val, data.y_val, batch_size)
+            validation = (val_x if val_y is None else (val_x, val_y)) if has_val else None
             try:
                 model.fit(
-                    data.x_train, data.y_train, epochs=training["epochs"],
-                    batch_size=training.get("global_batch_size", training["batch_size"]),
-                    validation_data=(data.x_val, data.y_val) if has_val else None,
+                    x, y, epochs=training["epochs"], batch_size=batch,
+                    shuffle=y is not None,  # a stream shuffles its own file names
+                    validation_data=validation,
                     callbacks=[*_callbacks(run_dir, training["monitor"],
                                            training["patience"], best_so_far),
                                stop_after_batch],
