@@ -3,10 +3,12 @@
     none          one device (TensorFlow's default placement)
     mirrored      `MirroredStrategy`: one replica per local GPU (or, on a machine without
                   GPUs, per logical CPU device), gradients all-reduced every step
-    multiworker   refused for now: with Keras 3 (3.15) and TensorFlow 2.21, `Model.fit` under
-                  `MultiWorkerMirroredStrategy` fails on its per-replica inputs
-                  ("Attempt to convert a value (PerReplica...)"; keras-team/keras#20585,
-                  tensorflow/tensorflow#72388), tried here with two workers on 127.0.0.1
+    multiworker   refused for now: with Keras 3.15 and TensorFlow 2.21, `Model.fit` under
+                  `MultiWorkerMirroredStrategy` fails before the first step, with NumPy and
+                  tf.data inputs alike ("Attempt to convert a value (PerReplica...)"): Keras'
+                  `_maybe_symbolic_build` averages the first batch with `strategy.reduce`,
+                  which the collective all-reduce cannot do eagerly (keras-team/keras#20585,
+                  tensorflow/tensorflow#72388). Tried here with two workers on 127.0.0.1.
 
 The batch size a user gives is per replica; the global batch is that times the replicas.
 """
