@@ -17,6 +17,7 @@ COMMANDS = {  # name -> (module, function); later features add their command her
     "info": ("mlphys.cli.info", "info"),
     "train": ("mlphys.cli.train", "train"),
     "evaluate": ("mlphys.cli.evaluate", "evaluate"),
+    "augment": ("mlphys.cli.augment", "augment"),
     "saliency": ("mlphys.cli.saliency", "saliency"),
 }
 

@@ -26,6 +26,12 @@ from mlphys.cli import options, output
               "[default: the last].")
 @options.data_dir
 @options.models_from
+@click.option("--augment", metavar="PRESET_OR_FILE", help="Augment the training images: "
+              "mlmm, dihedral, periodic, or a .json/.yaml file of ImageDataGenerator "
+              "arguments (see 'mlphys augment').")
+@click.option("--augment-engine", type=click.Choice(["generator", "layers"]),
+              default="generator", show_default=True,
+              help="ImageDataGenerator.flow, or Keras preprocessing layers in tf.data.")
 @click.option("--stream", is_flag=True, help="Read an image folder batch by batch from "
               "disk instead of loading it into memory (automatic above 2 GiB of pixels).")
 @click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
@@ -41,8 +47,8 @@ from mlphys.cli import options, output
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @options.json_output
 def train(model, dataset, options, params, epochs, batch_size, seed, out, val_split,
-          patience, target, data_dir, models_from, stream, precision, distribute, resume_run,
-          quiet, as_json):
+          patience, target, data_dir, models_from, augment, augment_engine, stream, precision,
+          distribute, resume_run, quiet, as_json):
     """Train MODEL and write a run folder (model, best checkpoint, config, history,
     metrics, plots, TensorBoard logs).
 
@@ -95,6 +101,7 @@ def train(model, dataset, options, params, epochs, batch_size, seed, out, val_sp
         dataset_options=dataset_options, epochs=epochs, batch_size=batch_size, seed=seed,
         out=out, val_split=val_split, patience=patience, quiet=quiet or as_json,
         data_dir=data_dir, models_from=models_from, precision=precision, distribute=distribute,
+        augment=augment, augment_engine=augment_engine,
         command=shlex.join(["mlphys", *sys.argv[1:]]))
     _report(result, as_json)
 

@@ -122,7 +122,7 @@ def _verbosity(quiet):
 def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs=None,
           batch_size=None, seed=None, out=None, val_split=0.1, patience=None, quiet=False,
           data_dir=None, models_from=None, command=None, precision="float32",
-          distribute="none"):
+          distribute="none", augment=None, augment_engine="generator"):
     """Train `model_name` on `dataset` and write a run folder; return a summary dict.
 
     dataset: registry name or path of a user's file; None means the model's default.
@@ -139,6 +139,9 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
         faster on GPUs with tensor cores; the output layer stays float32).
     distribute: "none" or "mirrored" (all local GPUs); the batch size is per replica
         (see mlphys.distribute).
+    augment: a preset name, a JSON/YAML file or a dict of ImageDataGenerator arguments:
+        training batches are randomly transformed by `augment_engine` ("generator" or
+        "layers"); standardisations become the model's first layers (mlphys.augmentation).
     """
     from mlphys.building import build_model, check_compatible
     from mlphys.datasets import dataset_label, get_dataset, looks_like_path
@@ -174,8 +177,10 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
     placement = place(distribute)
     keras.utils.set_random_seed(seed)
     data = load_dataset(dataset, dataset_options, val_split=val_split, data_dir=data_dir)
+    augmentation = _augmentation(augment, augment_engine, data, dataset)
     with placement.scope(), _dtype_policy(precision):
         model, hp = build_model(model_name, data.spec, typed_params, dataset_name=dataset)
+        model = _standardised(model, augmentation, data)
 
     run_dir = new_run_dir(out, model_name, dataset_label(dataset))
     has_val = len(data.y_val) > 0
@@ -195,6 +200,8 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
         Path(models_from).exists() else models_from,
         "data": {"spec": data.spec.to_dict(), "sizes": data.sizes(),
                  "provenance": data.provenance},
+        "augmentation": augmentation and {"engine": augmentation["engine"],
+                                           "arguments": augmentation["arguments"]},
         "parameters": int(model.count_params()),
         "versions": environment(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -227,6 +234,13 @@ def _fit_and_report(model, data, run_dir, config, quiet, resumed_from=None):
         with _ctrl_c_stops_after_batch() as stop_after_batch:
             batch_size = training.get("global_batch_size", training["batch_size"])
             x, y, batch = keras_inputs(data.x_train, data.y_train, batch_size, config["seed"])
+            if config.get("augmentation"):
+                from mlphys.augmentation import augmented_batches, resolve, transforms_only
+
+                x, y, batch = augmented_batches(
+                    transforms_only(resolve(None, config["augmentation"]["arguments"])),
+                    data.x_train, data.y_train, batch_size,
+                    config["augmentation"]["engine"], config["seed"]), None, None
             val_x, val_y, _ = keras_inputs(data.x_val, data.y_val, batch_size)
             validation = (val_x if val_y is None else (val_x, val_y)) if has_val else None
             try:
@@ -302,12 +316,44 @@ def resume(run_dir, *, quiet=False, data_dir=None):
         raise UserError(f"run {run_dir} trained on {training['distribute']['replicas']} "
                         f"replicas but {placement.replicas} are available now: resume it "
                         "where it ran")
+    saved = config.get("augmentation")
+    augmentation = saved and _augmentation(saved["arguments"], saved["engine"], data,
+                                           config["dataset"])
     with placement.scope(), _dtype_policy(training.get("precision", "float32")):
         model, _ = build_model(config["model"], data.spec, config["hyperparameters"],
                                dataset_name=config["dataset"])
+        model = _standardised(model, augmentation, data)
     config.update(status="running")
     write_json(run_dir / "config.json", config)
     return _fit_and_report(model, data, run_dir, config, quiet, resumed_from=completed)
+
+
+def _augmentation(augment, engine, data, dataset):
+    """The resolved augmentation of a run ({engine, arguments, config}), or None."""
+    if not augment:
+        return None
+    from mlphys.augmentation import changed, resolve
+    from mlphys.streams import ImageStream
+
+    if data.spec.kind != "image":
+        raise UserError(f"--augment transforms images, but '{dataset}' holds "
+                        f"{data.spec.kind} data")
+    if isinstance(data.x_train, ImageStream):
+        raise UserError("--augment does not work with --stream yet: train the folder in "
+                        "memory (without --stream) to augment it")
+    if engine not in ("generator", "layers"):
+        raise UserError(f"--augment-engine {engine}: choose generator or layers")
+    config = resolve(None, augment) if isinstance(augment, dict) else resolve(augment)
+    return {"engine": engine, "arguments": changed(config), "config": config}
+
+
+def _standardised(model, augmentation, data):
+    """The model with the augmentation's standardisations in front (see augmentation)."""
+    if not augmentation:
+        return model
+    from mlphys.augmentation import with_standardisation
+
+    return with_standardisation(model, augmentation["config"], data.x_train)
 
 
 def resume_point(run_dir):
