@@ -19,6 +19,7 @@ COMMANDS = {  # name -> (module, function); later features add their command her
     "evaluate": ("mlphys.cli.evaluate", "evaluate"),
     "augment": ("mlphys.cli.augment", "augment"),
     "saliency": ("mlphys.cli.saliency", "saliency"),
+    "tune": ("mlphys.cli.tune", "tune"),
 }
 
 

@@ -50,8 +50,8 @@ class Declared:
         if self.type == "fixed":
             return "fixed"
         text = f"{self.low} .. {self.high}"
-        if self.step is not None:
-            text += f" step {self.step}"
+        if self.step is not None:  # with log sampling the step is a factor (KerasTuner)
+            text += f" x{self.step}" if self.sampling == "log" else f" step {self.step}"
         if self.sampling != "linear":
             text += f" ({self.sampling})"
         return text

@@ -45,6 +45,7 @@ class ModelEntry:
     epochs: int  # default number of epochs
     batch_size: int  # default batch size
     compiles: bool  # True if the builder compiles the model itself (custom training steps)
+    search: tuple | None = None  # hyperparameters `tune` searches by default; None: all
 
     @property
     def doc(self):
@@ -71,8 +72,12 @@ class ModelEntry:
 
 
 def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=10,
-                   batch_size=32, compiles=False):
-    """Register the decorated builder `fn(hp, spec) -> keras.Model` under `name`."""
+                   batch_size=32, compiles=False, search=None):
+    """Register the decorated builder `fn(hp, spec) -> keras.Model` under `name`.
+
+    search: names of the hyperparameters `mlphys tune` searches by default; the others stay
+        at their defaults unless `--space` names them. None: every declared one.
+    """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
     if inputs not in INPUTS:
@@ -84,7 +89,8 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
             raise ValueError(f"model '{name}' is registered twice: by "
                              f"{old.builder.__module__} and {builder.__module__}")
         _MODELS[name] = ModelEntry(name, builder, task, inputs, dataset, source, epochs,
-                                   batch_size, compiles)
+                                   batch_size, compiles,
+                                   tuple(search) if search is not None else None)
         return builder
 
     return decorate

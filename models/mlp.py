@@ -5,14 +5,16 @@ from mlphys.models._heads import output_layer
 
 
 @register_model("mlp", task="any", inputs="any", dataset="digits",
-                source="IDAML; MLMM 9.7, 7.12", epochs=10)
+                source="IDAML; MLMM 9.7, 7.12", epochs=10,
+                search=("hidden_layers", "units", "learning_rate", "activation"))
 def mlp(hp, spec):
     """Multi-layer perceptron: Dense(512, relu) -> Dense(512, relu) -> Dense(K, softmax).
 
     The MNIST classifier of IDAML (test accuracy 0.98); the hidden layers, their width and
     activation, dropout after each hidden layer and an L2 weight penalty are
     hyperparameters whose ranges also cover the MLMM 7.12 search space (1-3 layers of 5-50
-    neurons, learning rate 1e-4..1, relu, tanh or linear). `units` sets every hidden
+    neurons, learning rate 10^k for k = -4..0, relu, tanh or linear); `mlphys tune` searches
+    hidden_layers, units, learning_rate and activation, the others stay fixed. `units` sets every hidden
     layer's width unless `units_2` or `units_3` set the second or third one (the MLMM 9.7
     net 784-400-256-10 is `-p units=400 -p units_2=256`). The input is flattened, so it
     runs on vectors and images alike; the output follows the task (softmax, sigmoid or
@@ -29,7 +31,7 @@ def mlp(hp, spec):
                            default="relu")
     dropout = hp.Float("dropout", 0.0, 0.8, default=0.0)
     l2 = hp.Float("l2", 0.0, 0.1, default=0.0)
-    hp.Float("learning_rate", 1e-4, 1.0, sampling="log", default=1e-3)
+    hp.Float("learning_rate", 1e-4, 1.0, step=10, sampling="log", default=1e-3)  # 10^k
 
     inputs = keras.Input(shape=spec.input_shape, name="input")
     x = layers.Flatten(name="flatten")(inputs)
