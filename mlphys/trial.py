@@ -15,7 +15,6 @@ training raises; an objective that the model never logs stops the whole search, 
 every other trial would fail the same way.
 """
 
-import gc
 import json
 import math
 import os
@@ -61,8 +60,7 @@ def _fit_once(settings, data, seed, k, trial_dir):
 
     from mlphys.building import build_model
 
-    keras.backend.clear_session()
-    gc.collect()
+    keras.backend.clear_session()  # also runs gc.collect() (free_memory=True)
     keras.utils.set_random_seed(seed)
     hp = keras_tuner.HyperParameters.from_config(settings["hyperparameters"])
     model, hp = build_model(settings["model"], data.spec, hp=hp,
