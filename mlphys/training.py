@@ -208,10 +208,11 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
         "status": "running",
     }
     write_json(run_dir / "config.json", config)
-    return _fit_and_report(model, data, run_dir, config, quiet)
+    return _fit_and_report(model, data, run_dir, config, quiet, augmentation)
 
 
-def _fit_and_report(model, data, run_dir, config, quiet, resumed_from=None):
+def _fit_and_report(model, data, run_dir, config, quiet, augmentation=None,
+                    resumed_from=None):
     """Fit (or continue fitting) and write the model, metrics, figures and final config."""
     from mlphys.datasets import dataset_label
     from mlphys.evaluation import score
@@ -234,13 +235,13 @@ def _fit_and_report(model, data, run_dir, config, quiet, resumed_from=None):
         with _ctrl_c_stops_after_batch() as stop_after_batch:
             batch_size = training.get("global_batch_size", training["batch_size"])
             x, y, batch = keras_inputs(data.x_train, data.y_train, batch_size, config["seed"])
-            if config.get("augmentation"):
-                from mlphys.augmentation import augmented_batches, resolve, transforms_only
+            if augmentation:
+                from mlphys.augmentation import augmented_batches, transforms_only
 
-                x, y, batch = augmented_batches(
-                    transforms_only(resolve(None, config["augmentation"]["arguments"])),
-                    data.x_train, data.y_train, batch_size,
-                    config["augmentation"]["engine"], config["seed"]), None, None
+                x = augmented_batches(transforms_only(augmentation["config"]), data.x_train,
+                                      data.y_train, batch_size, augmentation["engine"],
+                                      config["seed"])
+                y = batch = None
             val_x, val_y, _ = keras_inputs(data.x_val, data.y_val, batch_size)
             validation = (val_x if val_y is None else (val_x, val_y)) if has_val else None
             try:
@@ -325,7 +326,8 @@ def resume(run_dir, *, quiet=False, data_dir=None):
         model = _standardised(model, augmentation, data)
     config.update(status="running")
     write_json(run_dir / "config.json", config)
-    return _fit_and_report(model, data, run_dir, config, quiet, resumed_from=completed)
+    return _fit_and_report(model, data, run_dir, config, quiet, augmentation,
+                           resumed_from=completed)
 
 
 def _augmentation(augment, engine, data, dataset):
