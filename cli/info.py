@@ -59,7 +59,8 @@ def _model_info(name, shape, classes, task, params, as_json):
             "epochs": entry.epochs, "batch_size": entry.batch_size,
             "hyperparameters": [{"name": d.name, "type": d.type, "default": d.default,
                                  "range": d.range} for d in declared],
-            "datasets": fitting})
+            "datasets": fitting,
+            "data_formula": _formula(entry.dataset)})
         return
     click.echo(f"{name}: {entry.summary}\n")
     click.echo("\n".join(entry.doc.splitlines()[1:]).strip() + "\n")
@@ -71,9 +72,23 @@ def _model_info(name, shape, classes, task, params, as_json):
                  ["name", "type", "default", "range"])
     click.echo(f"\ncompatible datasets: {', '.join(fitting) or 'none registered'}"
                " (and your own .npz, .csv or image folders of that kind)")
+    formula = _formula(entry.dataset)
+    if formula:
+        click.echo(f"\ndata ({entry.dataset}):\n" + _indent(formula))
     if shape:
         _layer_table(entry, shape, classes, task, parse_assignments(params, "--param"),
                      as_json)
+
+
+def _formula(dataset):
+    """The equations of a registered dataset's generator, or ''."""
+    from mlphys.datasets import get_dataset, list_datasets
+
+    return get_dataset(dataset).formula if dataset in list_datasets() else ""
+
+
+def _indent(text):
+    return "\n".join("  " + line for line in text.splitlines())
 
 
 def _parse_shape(text):
@@ -129,7 +144,7 @@ def _dataset_info(name, as_json):
     if as_json:
         output.as_json({"name": name, "task": entry.task, "kind": entry.kind,
                         "shape": entry.shape, "source": entry.source,
-                        "licence": entry.licence, "doc": entry.doc,
+                        "licence": entry.licence, "doc": entry.doc, "formula": entry.formula,
                         "options": [{"name": o, "type": t, "default": d} for o, t, d in opts],
                         "models": models})
         return
@@ -139,6 +154,8 @@ def _dataset_info(name, as_json):
         click.echo(rest + "\n")
     output.fields([("source", entry.source), ("licence", entry.licence),
                    ("task", entry.task), ("inputs", f"{entry.kind} {entry.shape}")])
+    if entry.formula:
+        click.echo("\nformula:\n" + _indent(entry.formula))
     if opts:
         click.echo("\noptions (set with -o NAME=VALUE):")
         output.table(opts, ["name", "type", "default"])

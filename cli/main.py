@@ -20,6 +20,7 @@ COMMANDS = {  # name -> (module, function); later features add their command her
     "augment": ("mlphys.cli.augment", "augment"),
     "saliency": ("mlphys.cli.saliency", "saliency"),
     "tune": ("mlphys.cli.tune", "tune"),
+    "reproduce": ("mlphys.cli.reproduce", "reproduce"),
 }
 
 

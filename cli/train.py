@@ -41,6 +41,13 @@ from mlphys.cli import options, output
               default="none", show_default=True,
               help="tf.distribute strategy: mirrored uses all local GPUs (--batch-size is per "
               "replica); multiworker is refused until Keras 3 supports it.")
+@click.option("--replicas", type=int, default=1, show_default=True,
+              help="Train an ensemble of N copies, each on its own Monte Carlo replica of "
+              "the targets (fluctuated within the dataset's uncertainties); the model "
+              "predicts their mean and the spread is the fit's uncertainty.")
+@click.option("--repeats", type=int, default=1, show_default=True,
+              help="Train N times with seeds SEED, SEED+1, ... and report every test metric "
+              "as mean +- standard deviation.")
 @click.option("--resume", "resume_run", metavar="RUN", type=click.Path(),
               help="Continue the interrupted or killed run folder RUN from its last "
               "completed epoch (all settings come from RUN/config.json).")
@@ -48,7 +55,7 @@ from mlphys.cli import options, output
 @options.json_output
 def train(model, dataset, options, params, epochs, batch_size, seed, out, val_split,
           patience, target, data_dir, models_from, augment, augment_engine, stream, precision,
-          distribute, resume_run, quiet, as_json):
+          distribute, replicas, repeats, resume_run, quiet, as_json):
     """Train MODEL and write a run folder (model, best checkpoint, config, history,
     metrics, plots, TensorBoard logs).
 
@@ -57,6 +64,8 @@ def train(model, dataset, options, params, epochs, batch_size, seed, out, val_sp
       mlphys train mlp -d fashion_mnist -p units=256 -p dropout=0.2 --batch-size 64
       mlphys train mlp -d table.csv --target energy
       mlphys train mynet -d digits --models-from my_models.py
+      mlphys train pdf_fit --replicas 10
+      mlphys train cnn -d digits --repeats 5 --seed 1
       mlphys train --resume saved_models/cnn-digits-20261121-101500
 
     Ctrl-C stops at the end of the current batch; --resume continues from the last
@@ -96,14 +105,33 @@ def train(model, dataset, options, params, epochs, batch_size, seed, out, val_sp
         dataset_options["stream"] = "true"
     from mlphys.training import train as run_training
 
-    result = run_training(
-        model, dataset, parse_assignments(params, "--param"),
-        dataset_options=dataset_options, epochs=epochs, batch_size=batch_size, seed=seed,
+    settings = dict(
+        params=parse_assignments(params, "--param"),
+        dataset_options=dataset_options, epochs=epochs, batch_size=batch_size,
         out=out, val_split=val_split, patience=patience, quiet=quiet or as_json,
         data_dir=data_dir, models_from=models_from, precision=precision, distribute=distribute,
-        augment=augment, augment_engine=augment_engine,
+        augment=augment, augment_engine=augment_engine, replicas=replicas,
         command=shlex.join(["mlphys", *sys.argv[1:]]))
-    _report(result, as_json)
+    if repeats != 1:
+        from mlphys.repeats import train_repeated
+
+        _report_repeats(train_repeated(model, dataset, repeats=repeats, seed=seed, **settings),
+                        as_json)
+        return
+    _report(run_training(model, dataset, seed=seed, **settings), as_json)
+
+
+def _report_repeats(result, as_json):
+    if as_json:
+        output.as_json(result)
+        return
+    from mlphys.repeats import format_mean_std
+
+    click.echo(f"\nrun folder: {result['run_dir']}  ({result['repeats']} seeds: "
+               f"{', '.join(str(s) for s in result['seeds'])})")
+    click.echo("test metrics over the seeds (mean +- standard deviation):")
+    output.table([(k, format_mean_std(v, result["std"][k]))
+                  for k, v in result["mean"].items()], ["metric", "value"])
 
 
 def _report(result, as_json):

@@ -43,6 +43,8 @@ class DataSpec:
     kind: "image", "vector" or "sequence".
     class_names: names of the classes, for classification.
     label_format: "integer", "onehot" or "value" (regression targets).
+    target_shape: shape of one label: () for integer labels, (K,) for one-hot or T
+        regression targets, (H, W) for per-pixel classes, (H, W, C) for target images.
     """
 
     input_shape: tuple
@@ -51,12 +53,20 @@ class DataSpec:
     kind: str
     class_names: tuple | None = None
     label_format: str = "integer"
+    target_shape: tuple = ()
 
     def to_dict(self):
         return {"input_shape": list(self.input_shape), "task": self.task,
                 "num_outputs": self.num_outputs, "kind": self.kind,
                 "class_names": list(self.class_names) if self.class_names else None,
-                "label_format": self.label_format}
+                "label_format": self.label_format, "target_shape": list(self.target_shape)}
+
+    @classmethod
+    def from_dict(cls, d):
+        """The inverse of `to_dict` (config.json and dataset caches store specs as JSON)."""
+        return cls(tuple(d["input_shape"]), d["task"], d["num_outputs"], d["kind"],
+                   tuple(d["class_names"]) if d.get("class_names") else None,
+                   d.get("label_format", "integer"), tuple(d.get("target_shape", ())))
 
     def describe(self):
         shape = "x".join(str(s) for s in self.input_shape)
@@ -71,7 +81,11 @@ class Dataset:
     """Train, validation and test arrays with their `DataSpec` and provenance.
 
     Images are float32 in [0, 1] with shape (N, H, W, C); labels are integers (N,), one-hot
-    (N, K) or regression targets (N, T).
+    (N, K), per-pixel classes (N, H, W) or regression targets (N, T) or (N, H, W, C).
+
+    sigma_train/val/test: the targets' standard uncertainties (same shape as y), for
+        measured or pseudo-data; when given, regression trains on chi^2 / N (each sample
+        weighted by 1/sigma^2) and `train --replicas` fluctuates the targets within them.
     """
 
     name: str
@@ -84,6 +98,9 @@ class Dataset:
     y_val: np.ndarray | None = None
     provenance: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
+    sigma_train: np.ndarray | None = None
+    sigma_val: np.ndarray | None = None
+    sigma_test: np.ndarray | None = None
 
     def split(self, which):
         if which not in ("train", "val", "test"):
@@ -92,6 +109,14 @@ class Dataset:
 
     def sizes(self):
         return {s: int(len(getattr(self, f"y_{s}"))) for s in ("train", "val", "test")}
+
+    def sample_weight(self, which):
+        """1/sigma^2 per sample of split `which` (so that MSE becomes chi^2 / N), or None."""
+        sigma = getattr(self, f"sigma_{which}")
+        if sigma is None:
+            return None
+        sigma = np.asarray(sigma, dtype=np.float64).reshape(len(sigma), -1)
+        return (1.0 / np.mean(sigma ** 2, axis=1)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -105,6 +130,8 @@ class DatasetEntry:
     shape: str
     source: str
     licence: str
+    formula: str = ""  # the generator's equations, shown by `mlphys info`
+    cache: bool = False  # generated arrays are kept in the data directory, keyed by options
 
     @property
     def doc(self):
@@ -135,26 +162,37 @@ def infer_spec(x, y, task, class_names=None, kind=None):
         label_format = "onehot" if onehot else "integer"
         outputs = int(y.shape[1]) if onehot else (
             len(class_names) if class_names else int(np.max(y)) + 1)
+    if task == "regression" and y.ndim > 2:  # target images: one output per channel
+        outputs = int(y.shape[-1])
+    if task == "classification" and y.ndim > 2 and not class_names:  # per-pixel classes
+        outputs, label_format = int(np.max(y)) + 1, "integer"
     names = tuple(str(c) for c in class_names) if class_names is not None else None
     if task != "regression" and names is None:
         names = tuple(str(i) for i in range(outputs if task == "classification" else 2))
     return DataSpec(tuple(int(s) for s in x.shape[1:]), task, outputs, kind, names,
-                    label_format)
+                    label_format, tuple(int(s) for s in y.shape[1:]))
 
 
 _DATASETS = {}
 _FILE_FORMATS = {}
 
 
-def register_dataset(name, *, task, kind, shape="", source="", licence=""):
-    """Register the decorated loader under `name` (see the module docstring)."""
+def register_dataset(name, *, task, kind, shape="", source="", licence="", formula="",
+                     cache=False):
+    """Register the decorated loader under `name` (see the module docstring).
+
+    formula: the generator's equations in plain text, shown by `mlphys info`.
+    cache: keep what the loader returns in the data directory (`mlphys-cache/`), keyed by
+        the dataset's name and options, so that a slow generator runs once per setting.
+    """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
 
     def decorate(loader):
-        _DATASETS[name] = DatasetEntry(name, loader, task, kind, shape, source, licence)
+        _DATASETS[name] = DatasetEntry(name, loader, task, kind, shape, source, licence,
+                                       inspect.cleandoc(formula), cache)
         return loader
 
     return decorate
@@ -265,7 +303,9 @@ def load_dataset(name, options=None, *, val_split=0.1, data_dir=None):
     kwargs = dict(typed)
     if "data_dir" in inspect.signature(getattr(loader, "func", loader)).parameters:
         kwargs["data_dir"] = data_dir
-    dataset = loader(**kwargs)
+    cached = name in _DATASETS and _DATASETS[name].cache
+    dataset = (load_cached(name, loader, kwargs, accepted, data_dir) if cached
+               else loader(**kwargs))
     dataset.options = typed
     if dataset.x_val is None:
         split_seed = typed.get("split_seed", accepted.get("split_seed", (int, 0))[1])
@@ -288,10 +328,14 @@ def with_validation_split(dataset, fraction, seed=0):
     if fraction <= 0:
         empty = dataset.x_train[:0], dataset.y_train[:0]
         return replace(dataset, x_val=empty[0], y_val=empty[1])
+    per_pixel = dataset.y_train.ndim > 2
     keep, held = split_indices(dataset.y_train, fraction, seed,
-                               stratify=dataset.spec.task != "regression")
+                               stratify=dataset.spec.task != "regression" and not per_pixel)
+    sigma = dataset.sigma_train
     return replace(dataset, x_train=dataset.x_train[keep], y_train=dataset.y_train[keep],
-                   x_val=dataset.x_train[held], y_val=dataset.y_train[held])
+                   x_val=dataset.x_train[held], y_val=dataset.y_train[held],
+                   sigma_train=None if sigma is None else sigma[keep],
+                   sigma_val=None if sigma is None else sigma[held])
 
 
 def split_indices(y, fraction, seed=0, stratify=True):
@@ -319,6 +363,48 @@ def split_indices(y, fraction, seed=0, stratify=True):
     held = np.sort(np.concatenate(held)) if held else np.array([], dtype=int)
     kept = np.setdiff1d(np.arange(n), held, assume_unique=True)
     return kept, held
+
+
+_CACHED_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test",
+                  "sigma_train", "sigma_val", "sigma_test")
+
+
+def load_cached(name, loader, options, accepted, data_dir=None):
+    """The dataset `loader(**options)` returns, kept in `<data dir>/mlphys-cache/` under a
+    key of its name and every option (defaults included), so a second run loads it."""
+    import hashlib
+    import json
+
+    settings = {k: v for k, (_, v) in accepted.items()} | options
+    settings.pop("data_dir", None)
+    key = hashlib.sha256(json.dumps([name, settings], sort_keys=True, default=str)
+                         .encode()).hexdigest()[:16]
+    folder = data_dirs(data_dir)[0] / "mlphys-cache"
+    path = folder / f"{name}-{key}.npz"
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                arrays = {k: stored[k] for k in stored.files}
+            meta = json.loads(path.with_suffix(".json").read_text())
+            return Dataset(name, DataSpec.from_dict(meta["spec"]),
+                           provenance=meta["provenance"],
+                           **{k: arrays.get(k) for k in _CACHED_ARRAYS})
+        except (OSError, ValueError, KeyError, TypeError, EOFError):
+            pass  # a damaged cache is regenerated below
+    dataset = loader(**options)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {k: getattr(dataset, k) for k in _CACHED_ARRAYS
+                  if getattr(dataset, k) is not None}
+        partial = folder / f".{path.stem}-{os.getpid()}.npz"
+        np.savez(partial, **arrays)
+        path.with_suffix(".json").write_text(json.dumps(
+            {"spec": dataset.spec.to_dict(),
+             "provenance": {**dataset.provenance, "cached": str(path)}}, default=str))
+        os.replace(partial, path)  # the .npz appears last and whole: it marks a complete entry
+    except OSError:
+        pass  # a read-only data directory: generate every time
+    return dataset
 
 
 def data_dirs(data_dir=None):

@@ -49,14 +49,18 @@ def regression_metrics(y_true, y_pred):
 
 def check_model_fits_data(model, spec, dataset_name):
     """Refuse a dataset whose sample shape or number of outputs the model does not have."""
-    expected = tuple(model.input_shape[1:])
+    try:
+        expected, outputs = tuple(model.input_shape[1:]), model.output_shape[-1]
+    except (AttributeError, ValueError, TypeError, IndexError):
+        return  # a subclassed model without fixed shapes: its own `score` reads the data
+    if not all(isinstance(e, (int, type(None))) for e in expected):
+        return  # several inputs
     given = tuple(spec.input_shape)
     if len(expected) != len(given) or any(e is not None and e != g
                                           for e, g in zip(expected, given)):
         raise UserError(f"the model takes inputs of shape {expected} but '{dataset_name}' "
                         f"has samples of shape {given}; evaluate on the dataset it was "
                         "trained on (or give its --option values)")
-    outputs = model.output_shape[-1]
     if spec.task != "regression" and outputs != spec.num_outputs:
         raise UserError(f"the model has {outputs} outputs but '{dataset_name}' has "
                         f"{spec.num_outputs} classes; evaluate on a dataset with the same "
@@ -66,7 +70,10 @@ def check_model_fits_data(model, spec, dataset_name):
 def score(model, dataset, split="test", batch_size=256):
     """Metrics of `model` on one split of `dataset`: loss and the task's metrics.
 
-    Returns (metrics, confusion) with confusion None for regression.
+    The loss is weighted by 1/sigma^2 when the dataset gives uncertainties (chi^2 / N).
+    Per-pixel labels (segmentation) are scored pixel by pixel, with the mean
+    intersection-over-union of the classes added. Returns (metrics, confusion), confusion
+    None for regression.
     """
     x, y = dataset.split(split)
     if len(y) == 0:
@@ -74,7 +81,10 @@ def score(model, dataset, split="test", batch_size=256):
     from mlphys.streams import keras_inputs
 
     spec = dataset.spec
-    loss = model.evaluate(*keras_inputs(x, y, batch_size), verbose=0, return_dict=True)["loss"]
+    weight = dataset.sample_weight(split)
+    x_in, y_in, batch = keras_inputs(x, y, batch_size)
+    loss = model.evaluate(x_in, y_in, batch_size=batch, sample_weight=weight, verbose=0,
+                          return_dict=True)["loss"]
     inputs, _, batch = keras_inputs(x, None, batch_size)
     predictions = model.predict(inputs, batch_size=batch, verbose=0)
     metrics = {"loss": float(loss)}
@@ -85,12 +95,34 @@ def score(model, dataset, split="test", batch_size=256):
         predicted = (np.ravel(predictions) > 0.5).astype(int)
         true, classes = np.ravel(y).astype(int), 2
     else:
-        predicted = np.argmax(predictions, axis=-1)
-        true = np.argmax(y, axis=-1) if spec.label_format == "onehot" else np.ravel(y)
-        classes = spec.num_outputs
+        predicted = np.ravel(np.argmax(predictions, axis=-1))
+        true = np.argmax(y, axis=-1) if spec.label_format == "onehot" else y
+        true, classes = np.ravel(true), spec.num_outputs
     counts = confusion_matrix(true.astype(int), predicted, classes)
     metrics.update(classification_metrics(counts))
+    if len(spec.target_shape) >= 2:  # per-pixel classes: a segmentation
+        metrics["mean_iou"] = mean_iou(counts)
     return metrics, counts
+
+
+def mean_iou(counts):
+    """Mean over the classes present of |true & predicted| / |true | predicted|."""
+    tp = np.diag(counts).astype(float)
+    union = counts.sum(axis=0) + counts.sum(axis=1) - tp
+    present = counts.sum(axis=1) > 0
+    return float(np.mean(tp[present] / union[present]))
+
+
+def score_entry(model, dataset, split="test", model_name=None, batch_size=256):
+    """(metrics, confusion) by the model entry's own `score` when it declares one (a
+    PINN's error against the exact solution), else by `score`."""
+    from mlphys.registry import get_model, list_models
+
+    if model_name and model_name in list_models():
+        custom = get_model(model_name).score
+        if custom is not None:
+            return custom(model, dataset, split), None
+    return score(model, dataset, split, batch_size)
 
 
 def load_keras_model(path):
@@ -150,7 +182,7 @@ def evaluate(run_or_file, dataset=None, options=None, *, split="test", checkpoin
     data = load_dataset(dataset, options, data_dir=data_dir,
                         val_split=config.get("training", {}).get("val_split", 0.1))
     check_model_fits_data(model, data.spec, dataset)
-    metrics, _ = score(model, data, split, batch_size)
+    metrics, _ = score_entry(model, data, split, config.get("model"), batch_size)
     return {"model_file": str(model_file), "dataset": dataset,
             "dataset_options": data.options, "split": split,
             "samples": int(len(data.split(split)[1])), "metrics": metrics}

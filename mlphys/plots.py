@@ -19,15 +19,18 @@ def plot_curves(history, path, title=""):
     names = [k for k in history if not k.startswith("val_") and k not in ("epoch",
                                                                           "learning_rate")]
     names.sort(key=lambda k: k != "loss")
+    if not names:
+        return
     figure = _figure(4.2 * len(names), 3.4)
     figure.subplots_adjust(left=0.9 / (4.2 * len(names)), right=0.97, bottom=0.15,
                            top=0.86 if title else 0.95, wspace=0.3)
     axes = figure.subplots(1, len(names), squeeze=False)[0]
     for ax, name in zip(axes, names):
         epochs = np.arange(1, len(history[name]) + 1)
-        ax.plot(epochs, history[name], "o-", ms=3, label="training")
+        marker = 3 if len(epochs) <= 100 else 0  # thousands of full-batch epochs: lines
+        ax.plot(epochs, history[name], "o-", ms=marker, label="training")
         if f"val_{name}" in history:
-            ax.plot(epochs, history[f"val_{name}"], "s-", ms=3, label="validation")
+            ax.plot(epochs, history[f"val_{name}"], "s-", ms=marker, label="validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)

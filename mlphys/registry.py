@@ -46,6 +46,8 @@ class ModelEntry:
     batch_size: int  # default batch size
     compiles: bool  # True if the builder compiles the model itself (custom training steps)
     search: tuple | None = None  # hyperparameters `tune` searches by default; None: all
+    score: Callable | None = None  # score(model, dataset, split) -> metrics; None: the task's
+    figures: Callable | None = None  # figures(model, dataset, run_dir): extra plots of a run
 
     @property
     def doc(self):
@@ -72,11 +74,19 @@ class ModelEntry:
 
 
 def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=10,
-                   batch_size=32, compiles=False, search=None):
+                   batch_size=32, compiles=False, search=None, score=None, figures=None):
     """Register the decorated builder `fn(hp, spec) -> keras.Model` under `name`.
 
+    dataset: the default dataset (`mlphys train NAME` with no --dataset).
+    compiles: the builder compiles the model itself (custom losses or `train_step`s);
+        otherwise the engine compiles it with the task's loss and the declared optimizer.
     search: names of the hyperparameters `mlphys tune` searches by default; the others stay
         at their defaults unless `--space` names them. None: every declared one.
+    score: `fn(model, dataset, split) -> {metric: float}` replacing the task's standard
+        metrics in `train` and `evaluate` (a PINN's error against the exact solution, a
+        policy's return); mlphys.evaluation.score is the default and can be called from it.
+    figures: `fn(model, dataset, run_dir)` drawing the entry's own plots into a finished
+        run folder (an equilibrium shape, a replica band, a latent map).
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
@@ -90,7 +100,8 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
                              f"{old.builder.__module__} and {builder.__module__}")
         _MODELS[name] = ModelEntry(name, builder, task, inputs, dataset, source, epochs,
                                    batch_size, compiles,
-                                   tuple(search) if search is not None else None)
+                                   tuple(search) if search is not None else None,
+                                   score, figures)
         return builder
 
     return decorate

@@ -35,11 +35,14 @@ def check_writable(out):
     return out
 
 
-def new_run_dir(out, model, dataset, prefix=""):
-    """Make and return a fresh run folder; an existing one gets a suffix, never reused."""
+def new_run_dir(out, model, dataset, prefix="", name=None):
+    """Make and return a fresh run folder; an existing one gets a suffix, never reused.
+
+    name: the folder's name instead of `<prefix><model>-<dataset>-<YYYYmmdd-HHMMSS>`.
+    """
     out = check_writable(out)
-    stem = f"{prefix}{model}-{re.sub(r'[^A-Za-z0-9_.]+', '_', dataset)}-" \
-           f"{time.strftime('%Y%m%d-%H%M%S')}"
+    stem = name or f"{prefix}{model}-{re.sub(r'[^A-Za-z0-9_.]+', '_', dataset)}-" \
+                   f"{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(1, 1000):
         path = out / (stem if n == 1 else f"{stem}-{n}")
         try:

@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from mlphys.errors import Interrupted, UserError
 
 MONITOR = "val_loss"
@@ -122,7 +124,8 @@ def _verbosity(quiet):
 def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs=None,
           batch_size=None, seed=None, out=None, val_split=0.1, patience=None, quiet=False,
           data_dir=None, models_from=None, command=None, precision="float32",
-          distribute="none", augment=None, augment_engine="generator"):
+          distribute="none", augment=None, augment_engine="generator", replicas=1,
+          run_name=None):
     """Train `model_name` on `dataset` and write a run folder; return a summary dict.
 
     dataset: registry name or path of a user's file; None means the model's default.
@@ -142,6 +145,9 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
     augment: a preset name, a JSON/YAML file or a dict of ImageDataGenerator arguments:
         training batches are randomly transformed by `augment_engine` ("generator" or
         "layers"); standardisations become the model's first layers (mlphys.augmentation).
+    replicas: train an ensemble of this many copies, each on its own Monte Carlo replica
+        of the targets (mlphys.ensembles); the saved model predicts their mean.
+    run_name: the run folder's name instead of `<model>-<dataset>-<time>`.
     """
     from mlphys.building import build_model, check_compatible
     from mlphys.datasets import dataset_label, get_dataset, looks_like_path
@@ -165,6 +171,9 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
     batch_size = entry.batch_size if batch_size is None else batch_size
     if epochs < 1 or batch_size < 1:
         raise UserError(f"--epochs {epochs} --batch-size {batch_size}: both must be >= 1")
+    from mlphys.ensembles import check_replicas
+
+    check_replicas(replicas, entry)
     check_writable(out)
     seed = secrets.randbelow(2**31) if seed is None else seed
 
@@ -180,9 +189,11 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
     augmentation = _augmentation(augment, augment_engine, data, dataset)
     with placement.scope(), _dtype_policy(precision):
         model, hp = build_model(model_name, data.spec, typed_params, dataset_name=dataset)
+        if replicas > 1:
+            model = _ensemble(model, entry, hp, data.spec, replicas)
         model = _standardised(model, augmentation, data)
 
-    run_dir = new_run_dir(out, model_name, dataset_label(dataset))
+    run_dir = new_run_dir(out, model_name, dataset_label(dataset), name=run_name)
     has_val = len(data.y_val) > 0
     monitor = MONITOR if has_val else "loss"
     config = {
@@ -192,7 +203,7 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
         "hyperparameters": dict(hp.values),
         "training": {"epochs": epochs, "batch_size": batch_size, "val_split": val_split,
                      "patience": patience, "monitor": monitor, "precision": precision,
-                     "distribute": placement.describe(),
+                     "distribute": placement.describe(), "replicas": replicas,
                      "global_batch_size": batch_size * placement.replicas},
         "seed": seed,
         "command": command,
@@ -215,8 +226,9 @@ def _fit_and_report(model, data, run_dir, config, quiet, augmentation=None,
                     resumed_from=None):
     """Fit (or continue fitting) and write the model, metrics, figures and final config."""
     from mlphys.datasets import dataset_label
-    from mlphys.evaluation import score
+    from mlphys.evaluation import score_entry
     from mlphys.plots import plot_confusion_matrix, plot_curves
+    from mlphys.registry import get_model
     from mlphys.rundir import write_json
     from mlphys.streams import keras_inputs
 
@@ -242,11 +254,20 @@ def _fit_and_report(model, data, run_dir, config, quiet, augmentation=None,
                                       data.y_train, batch_size, augmentation["engine"],
                                       config["seed"])
                 y = batch = None
+            weight = data.sample_weight("train") if y is not None else None
             val_x, val_y, _ = keras_inputs(data.x_val, data.y_val, batch_size)
             validation = (val_x if val_y is None else (val_x, val_y)) if has_val else None
+            if has_val and val_y is not None and data.sample_weight("val") is not None:
+                validation = (val_x, val_y, data.sample_weight("val"))  # chi^2 / N
+            if training.get("replicas", 1) > 1:
+                from mlphys.ensembles import replica_targets
+
+                y = replica_targets(data, training["replicas"], config["seed"])
+                if weight is not None:  # one weight per sample and member
+                    weight = np.repeat(weight[:, None], training["replicas"], axis=1)
             try:
                 model.fit(
-                    x, y, epochs=training["epochs"], batch_size=batch,
+                    x, y, epochs=training["epochs"], batch_size=batch, sample_weight=weight,
                     shuffle=y is not None,  # a stream shuffles its own file names
                     validation_data=validation,
                     callbacks=[*_callbacks(run_dir, training["monitor"],
@@ -264,13 +285,16 @@ def _fit_and_report(model, data, run_dir, config, quiet, augmentation=None,
         title = f"{config['model']} on {dataset_label(config['dataset'])}"
         curves = plotter.submit(plot_curves, history, run_dir / "curves.png", title)
         model.save(run_dir / "model.keras")
-        metrics, confusion = score(model, data, "test")
+        metrics, confusion = score_entry(model, data, "test", config["model"])
         write_json(run_dir / "metrics.json", {"split": "test", **metrics})
         if confusion is not None:
             matrix = plotter.submit(plot_confusion_matrix, confusion, data.spec.class_names,
                                     run_dir / "confusion_matrix.png", f"{title}: test set")
             matrix.result()
         curves.result()
+        entry = get_model(config["model"])
+        if entry.figures is not None:
+            entry.figures(model, data, run_dir)
     losses = history.get("loss", [])
     diverged = bool(losses) and not math.isfinite(losses[-1])  # TerminateOnNaN stopped it
     epochs_run = len(history.get("epoch", []))
@@ -298,7 +322,7 @@ def resume(run_dir, *, quiet=False, data_dir=None):
 
     from mlphys.building import build_model
     from mlphys.datasets import load_dataset
-    from mlphys.registry import load_plugin
+    from mlphys.registry import get_model, load_plugin
     from mlphys.rundir import write_json
 
     run_dir = Path(run_dir)
@@ -321,13 +345,27 @@ def resume(run_dir, *, quiet=False, data_dir=None):
     augmentation = saved and _augmentation(saved["arguments"], saved["engine"], data,
                                            config["dataset"])
     with placement.scope(), _dtype_policy(training.get("precision", "float32")):
-        model, _ = build_model(config["model"], data.spec, config["hyperparameters"],
-                               dataset_name=config["dataset"])
+        model, hp = build_model(config["model"], data.spec, config["hyperparameters"],
+                                dataset_name=config["dataset"])
+        if training.get("replicas", 1) > 1:
+            model = _ensemble(model, get_model(config["model"]), hp, data.spec,
+                              training["replicas"])
         model = _standardised(model, augmentation, data)
     config.update(status="running")
     write_json(run_dir / "config.json", config)
     return _fit_and_report(model, data, run_dir, config, quiet, augmentation,
                            resumed_from=completed)
+
+
+def _ensemble(first, entry, hp, spec, replicas):
+    """`replicas` copies of the model (fresh initial weights each), compiled as one."""
+    from mlphys.building import compile_for_task
+    from mlphys.ensembles import ensemble_of
+
+    members = [first] + [entry.builder(hp, spec) for _ in range(replicas - 1)]
+    model = ensemble_of(members)
+    compile_for_task(model, hp, spec)
+    return model
 
 
 def _augmentation(augment, engine, data, dataset):

@@ -2,6 +2,7 @@
 
 from mlphys.errors import UserError
 from mlphys.registry import register_model
+from mlphys.reproduce import at_least, equal, register_check
 from mlphys.models._heads import output_layer
 
 
@@ -41,3 +42,13 @@ def cnn(hp, spec):
     x = layers.Dropout(dense_dropout, name="dense_dropout")(x)
     outputs = output_layer(spec)(x)
     return keras.Model(inputs, outputs, name="cnn")
+
+
+@register_check("cnn", "parameters at 28x28x1, K = 10", expected="225,034", quick=True)
+def _cnn_parameters(ctx):
+    return equal(ctx.build_for("cnn", (28, 28, 1), 10).count_params(), 225_034)
+
+
+@register_check("cnn", "digits test accuracy (20 epochs, seed 2)", expected=">= 0.97")
+def _cnn_digits(ctx):
+    return at_least(ctx.train("cnn", "digits", seed=2).metrics["accuracy"], 0.97)

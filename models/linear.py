@@ -1,6 +1,7 @@
 """Linear models: softmax (multinomial logistic) regression."""
 
 from mlphys.registry import register_model
+from mlphys.reproduce import at_least, register_check
 from mlphys.models._heads import output_layer
 
 
@@ -20,3 +21,9 @@ def logreg(hp, spec):
     x = layers.Flatten(name="flatten")(inputs)
     outputs = output_layer(spec)(x)
     return keras.Model(inputs, outputs, name="logreg")
+
+
+@register_check("logreg", "digits test accuracy after 3 epochs (chance 0.10)",
+                expected=">= 0.80", quick=True)
+def _logreg_digits(ctx):
+    return at_least(ctx.train("logreg", "digits", epochs=3).metrics["accuracy"], 0.80)

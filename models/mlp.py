@@ -1,6 +1,7 @@
 """Fully connected networks (multi-layer perceptrons)."""
 
 from mlphys.registry import register_model
+from mlphys.reproduce import Unreachable, at_least, equal, register_check
 from mlphys.models._heads import output_layer
 
 
@@ -43,3 +44,26 @@ def mlp(hp, spec):
             x = layers.Dropout(dropout, name=f"dropout_{i + 1}")(x)
     outputs = output_layer(spec)(x)
     return keras.Model(inputs, outputs, name="mlp")
+
+
+@register_check("mlp", "parameters of 784-400-256-10 (MLMM 9.7)", expected="419,226",
+                quick=True)
+def _mlp_parameters(ctx):
+    model = ctx.build_for("mlp", (784,), 10, params={"units": 400, "units_2": 256})
+    return equal(model.count_params(), 419_226)
+
+
+@register_check("mlp", "digits test accuracy after 3 epochs", expected=">= 0.90", quick=True)
+def _mlp_digits_quick(ctx):
+    return at_least(ctx.train("mlp", "digits", epochs=3).metrics["accuracy"], 0.90)
+
+
+@register_check("mlp", "MNIST test accuracy (IDAML, 10 epochs)", expected=">= 0.98")
+def _mlp_mnist(ctx):
+    from mlphys.errors import UserError
+
+    try:
+        ctx.load("mnist")
+    except UserError as missing:  # no local copy and no network
+        raise Unreachable(f"needs mnist.npz (11 MB download): {missing}") from None
+    return at_least(ctx.train("mlp", "mnist").metrics["accuracy"], 0.98)
