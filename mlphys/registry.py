@@ -48,6 +48,7 @@ class ModelEntry:
     search: tuple | None = None  # hyperparameters `tune` searches by default; None: all
     score: Callable | None = None  # score(model, dataset, split) -> metrics; None: the task's
     figures: Callable | None = None  # figures(model, dataset, run_dir): extra plots of a run
+    steps_per_epoch: int | None = None  # epochs of this many batches (full-batch problems)
 
     @property
     def doc(self):
@@ -74,7 +75,8 @@ class ModelEntry:
 
 
 def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=10,
-                   batch_size=32, compiles=False, search=None, score=None, figures=None):
+                   batch_size=32, compiles=False, search=None, score=None, figures=None,
+                   steps_per_epoch=None):
     """Register the decorated builder `fn(hp, spec) -> keras.Model` under `name`.
 
     dataset: the default dataset (`mlphys train NAME` with no --dataset).
@@ -87,6 +89,9 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
         policy's return); mlphys.evaluation.score is the default and can be called from it.
     figures: `fn(model, dataset, run_dir)` drawing the entry's own plots into a finished
         run folder (an equilibrium shape, a replica band, a latent map).
+    steps_per_epoch: make an epoch this many batches (the training data cycled), for
+        full-batch problems that take thousands of steps: checkpoints, logs and the
+        progress line then come once per epoch of steps, not after every step.
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
@@ -101,7 +106,7 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
         _MODELS[name] = ModelEntry(name, builder, task, inputs, dataset, source, epochs,
                                    batch_size, compiles,
                                    tuple(search) if search is not None else None,
-                                   score, figures)
+                                   score, figures, steps_per_epoch)
         return builder
 
     return decorate

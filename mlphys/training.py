@@ -204,6 +204,7 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
         "training": {"epochs": epochs, "batch_size": batch_size, "val_split": val_split,
                      "patience": patience, "monitor": monitor, "precision": precision,
                      "distribute": placement.describe(), "replicas": replicas,
+                     "steps_per_epoch": entry.steps_per_epoch,
                      "global_batch_size": batch_size * placement.replicas},
         "seed": seed,
         "command": command,
@@ -265,9 +266,14 @@ def _fit_and_report(model, data, run_dir, config, quiet, augmentation=None,
                 y = replica_targets(data, training["replicas"], config["seed"])
                 if weight is not None:  # one weight per sample and member
                     weight = np.repeat(weight[:, None], training["replicas"], axis=1)
+            steps = training.get("steps_per_epoch")
+            if steps and y is not None:
+                x, y, weight, batch = _repeating(x, y, weight, batch, config["seed"]), \
+                    None, None, None
             try:
                 model.fit(
                     x, y, epochs=training["epochs"], batch_size=batch, sample_weight=weight,
+                    steps_per_epoch=steps,
                     shuffle=y is not None,  # a stream shuffles its own file names
                     validation_data=validation,
                     callbacks=[*_callbacks(run_dir, training["monitor"],
@@ -355,6 +361,19 @@ def resume(run_dir, *, quiet=False, data_dir=None):
     write_json(run_dir / "config.json", config)
     return _fit_and_report(model, data, run_dir, config, quiet, augmentation,
                            resumed_from=completed)
+
+
+def _repeating(x, y, weight, batch_size, seed):
+    """Shuffled batches of (x, y[, weight]) without end, for epochs of a fixed number of
+    steps (`steps_per_epoch`): full-batch problems take thousands of optimisation steps,
+    and checkpoints and logs then come once per epoch, not once per step."""
+    import tensorflow as tf
+
+    items = (x, y) if weight is None else (x, y, weight)
+    pipeline = tf.data.Dataset.from_tensor_slices(items)
+    if batch_size < len(x):
+        pipeline = pipeline.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return pipeline.batch(min(batch_size, len(x))).repeat().prefetch(tf.data.AUTOTUNE)
 
 
 def _ensemble(first, entry, hp, spec, replicas):
