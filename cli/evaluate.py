@@ -38,4 +38,11 @@ def evaluate(run, dataset, options, split, checkpoint, batch_size, data_dir, mod
         return
     click.echo(f"{result['model_file']} on {result['dataset']} ({result['split']} split, "
                f"{result['samples']} samples)")
+    if "std" in result:
+        from mlphys.repeats import format_mean_std
+
+        click.echo(f"mean +- standard deviation over {result['repeats']} seeds:")
+        output.table([(k, format_mean_std(v, result["std"][k]))
+                      for k, v in result["metrics"].items()], ["metric", "value"])
+        return
     output.metrics_table(result["metrics"])

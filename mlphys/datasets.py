@@ -191,6 +191,10 @@ def register_dataset(name, *, task, kind, shape="", source="", licence="", formu
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
 
     def decorate(loader):
+        old = _DATASETS.get(name)
+        if old is not None and old.loader.__qualname__ != loader.__qualname__:
+            raise ValueError(f"dataset '{name}' is registered twice: by "
+                             f"{old.loader.__module__} and {loader.__module__}")
         _DATASETS[name] = DatasetEntry(name, loader, task, kind, shape, source, licence,
                                        inspect.cleandoc(formula), cache)
         return loader

@@ -129,9 +129,12 @@ def load_keras_model(path):
     """`keras.models.load_model`, with a damaged or foreign file reported in one line."""
     import keras
 
+    from mlphys.registry import define_keras_objects
+
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no model file '{path}'")
+    define_keras_objects()  # the zoo's custom classes, so that a fresh process finds them
     try:
         return keras.models.load_model(path)
     except (zipfile.BadZipFile, OSError, EOFError, KeyError, UnicodeDecodeError) as error:
@@ -159,6 +162,15 @@ def evaluate(run_or_file, dataset=None, options=None, *, split="test", checkpoin
     if not path.exists():
         raise UserError(f"no run folder or model file '{run_or_file}': give a folder made "
                         "by 'mlphys train' (see saved_models/) or a .keras file")
+    from mlphys.repeats import is_repeats_folder, summarise
+
+    if is_repeats_folder(path):  # `train --repeats N`: every seed's run, then mean +- std
+        runs = [evaluate(run, dataset, options, split=split, checkpoint=checkpoint,
+                         data_dir=data_dir, models_from=models_from, batch_size=batch_size)
+                for run in sorted(path.glob("repeat-*"), key=lambda p: int(p.name[7:]))]
+        summary = summarise([r["metrics"] for r in runs])
+        return {**runs[0], "model_file": f"{path}/repeat-*/{checkpoint}.keras",
+                "repeats": len(runs), "metrics": summary["mean"], "std": summary["std"]}
     config = {}
     if path.is_dir():
         config = read_config(path)

@@ -49,6 +49,7 @@ class ModelEntry:
     score: Callable | None = None  # score(model, dataset, split) -> metrics; None: the task's
     figures: Callable | None = None  # figures(model, dataset, run_dir): extra plots of a run
     steps_per_epoch: int | None = None  # epochs of this many batches (full-batch problems)
+    callbacks: Callable | None = None  # callbacks(run_dir) -> [keras Callback] added to fit
 
     @property
     def doc(self):
@@ -76,7 +77,7 @@ class ModelEntry:
 
 def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=10,
                    batch_size=32, compiles=False, search=None, score=None, figures=None,
-                   steps_per_epoch=None):
+                   steps_per_epoch=None, callbacks=None):
     """Register the decorated builder `fn(hp, spec) -> keras.Model` under `name`.
 
     dataset: the default dataset (`mlphys train NAME` with no --dataset).
@@ -92,6 +93,8 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
     steps_per_epoch: make an epoch this many batches (the training data cycled), for
         full-batch problems that take thousands of steps: checkpoints, logs and the
         progress line then come once per epoch of steps, not after every step.
+    callbacks: `fn(run_dir) -> [keras.callbacks.Callback]`, added to the entry's `fit`
+        (a GAN's sample grid drawn after every epoch).
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
@@ -106,7 +109,7 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
         _MODELS[name] = ModelEntry(name, builder, task, inputs, dataset, source, epochs,
                                    batch_size, compiles,
                                    tuple(search) if search is not None else None,
-                                   score, figures, steps_per_epoch)
+                                   score, figures, steps_per_epoch, callbacks)
         return builder
 
     return decorate
@@ -115,6 +118,28 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
 def load_zoo():
     """Import the zoo package and the installed plugins (entry-point group `mlphys.models`)."""
     import_with_plugins("mlphys.models", "mlphys.models")
+
+
+_KERAS_OBJECTS = []
+
+
+def register_keras_objects(define):
+    """Declare `define()`, which defines the custom Keras classes (layers, losses, metrics)
+    that saved models of the zoo use and registers them with
+    `keras.saving.register_keras_serializable`. Zoo modules never import Keras at import
+    time, so these classes exist only once something calls `define`; mlphys calls every
+    declared one (`define_keras_objects`) before it reopens a saved model. Use as a
+    decorator; `define` must be safe to call more than once."""
+    if define not in _KERAS_OBJECTS:
+        _KERAS_OBJECTS.append(define)
+    return define
+
+
+def define_keras_objects():
+    """Run every `register_keras_objects` declaration of the zoo (imports Keras)."""
+    load_zoo()
+    for define in _KERAS_OBJECTS:
+        define()
 
 
 def load_plugin(file_or_module):

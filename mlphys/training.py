@@ -107,7 +107,10 @@ def _read_history(run_dir):
         return {}
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+    # Keras' CSVLogger adds val_* columns filled with "NA" when there is no validation
+    # split (a full-batch fit on every point): those columns are left out
+    return {key: [float(row[key]) if row[key] != "NA" else math.nan for row in rows]
+            for key in (rows[0] if rows else {}) if any(row[key] != "NA" for row in rows)}
 
 
 def _import_matplotlib():
@@ -278,6 +281,7 @@ def _fit_and_report(model, data, run_dir, config, quiet, augmentation=None,
                     validation_data=validation,
                     callbacks=[*_callbacks(run_dir, training["monitor"],
                                            training["patience"], best_so_far),
+                               *_entry_callbacks(config["model"], run_dir),
                                stop_after_batch],
                     verbose=_verbosity(quiet))
             except KeyboardInterrupt:
@@ -307,7 +311,8 @@ def _fit_and_report(model, data, run_dir, config, quiet, augmentation=None,
     if resumed_from is not None:
         config.setdefault("resumed", []).append(
             {"from_epoch": resumed_from, "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    config.update(status="diverged (NaN loss)" if diverged else "finished",
+    status = f"diverged (NaN loss in epoch {epochs_run})" if diverged else "finished"
+    config.update(status=status,
                   epochs_run=epochs_run,
                   train_seconds=round(config.get("train_seconds", 0) + train_seconds, 2),
                   finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -363,6 +368,14 @@ def resume(run_dir, *, quiet=False, data_dir=None):
                            resumed_from=completed)
 
 
+def _entry_callbacks(model_name, run_dir):
+    """The model entry's own callbacks for this run (`register_model(callbacks=...)`)."""
+    from mlphys.registry import get_model
+
+    make = get_model(model_name).callbacks
+    return list(make(run_dir)) if make is not None else []
+
+
 def _repeating(x, y, weight, batch_size, seed):
     """Shuffled batches of (x, y[, weight]) without end, for epochs of a fixed number of
     steps (`steps_per_epoch`): full-batch problems take thousands of optimisation steps,
@@ -377,11 +390,15 @@ def _repeating(x, y, weight, batch_size, seed):
 
 
 def _ensemble(first, entry, hp, spec, replicas):
-    """`replicas` copies of the model (fresh initial weights each), compiled as one."""
+    """`replicas` copies of the model (fresh initial weights each), compiled as one.
+
+    The members are built afresh, uncompiled: a compiled member would carry an optimizer
+    of its own into the saved ensemble."""
     from mlphys.building import compile_for_task
     from mlphys.ensembles import ensemble_of
 
-    members = [first] + [entry.builder(hp, spec) for _ in range(replicas - 1)]
+    del first  # built (and compiled) by build_model only to fill `hp`
+    members = [entry.builder(hp, spec) for _ in range(replicas)]
     model = ensemble_of(members)
     compile_for_task(model, hp, spec)
     return model

@@ -156,7 +156,8 @@ def test_a_diverging_run_is_stopped_and_marked(tmp_path, run_cli):
     assert "warning: training diverged" in result.output
     run = next((tmp_path / "runs").iterdir())
     config = json.loads((run / "config.json").read_text())
-    assert config["status"] == "diverged (NaN loss)" and config["epochs_run"] < 20
+    assert config["status"] == f"diverged (NaN loss in epoch {config['epochs_run']})"
+    assert config["epochs_run"] < 20
 
 
 def test_mixed_precision_computes_in_bfloat16_with_a_float32_output(tmp_path):
