@@ -15,6 +15,7 @@ outside training the ensemble returns the members' mean and scores like any mode
 import numpy as np
 
 from mlphys.errors import UserError
+from mlphys.registry import register_keras_objects
 
 
 def replica_targets(data, replicas, seed):
@@ -48,6 +49,7 @@ def ensemble_of(members):
 _CLASS = []
 
 
+@register_keras_objects
 def _ensemble_class():
     """The Keras class, defined on first use so that importing mlphys loads no Keras."""
     if _CLASS:

@@ -137,6 +137,8 @@ def register_keras_objects(define):
 
 def define_keras_objects():
     """Run every `register_keras_objects` declaration of the zoo (imports Keras)."""
+    import mlphys.ensembles  # noqa: F401  (the engine's own: replica ensembles)
+
     load_zoo()
     for define in _KERAS_OBJECTS:
         define()
