@@ -6,6 +6,14 @@ import pytest  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _data_dir_of_the_session(tmp_path_factory):
+    """Generated datasets and their caches go to a temporary folder, never to ~/.keras."""
+    if "MLPHYS_DATA_DIR" not in os.environ:
+        os.environ["MLPHYS_DATA_DIR"] = str(tmp_path_factory.mktemp("mlphys-data"))
+    yield
+
+
 @pytest.fixture
 def run_cli():
     """Run `mlphys ARGS...` in this process; returns Click's Result."""
