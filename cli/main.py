@@ -21,6 +21,7 @@ COMMANDS = {  # name -> (module, function); later features add their command her
     "saliency": ("mlphys.cli.saliency", "saliency"),
     "tune": ("mlphys.cli.tune", "tune"),
     "reproduce": ("mlphys.cli.reproduce", "reproduce"),
+    "sample": ("mlphys.cli.sample", "sample"),
 }
 
 
