@@ -68,11 +68,11 @@ class ModelEntry:
 
     def requirement(self):
         """The kind of data the model needs, in words."""
-        what = {"any": "any task", "classification": "classification",
-                "regression": "regression"}[self.task]
         inputs = {"image": "images (height, width, channels)", "vector": "feature vectors",
                   "sequence": "sequences (time, features)", "any": "any inputs"}[self.inputs]
-        return f"{what} on {inputs}"
+        if self.task == "any":
+            return inputs
+        return f"{self.task} on {inputs}"
 
 
 def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=10,
