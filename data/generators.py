@@ -20,7 +20,11 @@ def _dataset(name, x, y, n_train, spec, provenance):
 
 
 @register_dataset("blobs", task="binary", kind="vector", shape="2",
-                  source="IDAML (two Gaussian blobs)", licence="generated")
+                  source="IDAML (two Gaussian blobs)", licence="generated",
+                  formula="""
+                  y ~ Bernoulli(1/2); x = mu_y + N(0, 1) per coordinate,
+                  mu_0 = (-1, -1), mu_1 = (1, 1); Bayes boundary x1 + x2 = 0 (accuracy 0.921)
+                  """)
 def blobs(n_train: int = 1000, n_test: int = 500, seed: int = 0):
     """Two 2-D Gaussians of unit width around (-1, -1) (label 0) and (1, 1) (label 1).
 
@@ -38,7 +42,12 @@ def blobs(n_train: int = 1000, n_test: int = 500, seed: int = 0):
 
 
 @register_dataset("gauss_lorentz", task="classification", kind="vector", shape="100",
-                  source="MLP4P homework 4", licence="generated")
+                  source="MLP4P homework 4", licence="generated",
+                  formula="""
+                  x = linspace(-1, 1, points); R ~ U(0,1), A ~ U(0,1), x0 ~ U(-1,1)
+                  Gaussian (label 0, p = 1/2):   f(x) = A exp(-((x - x0)/R)^2)
+                  Lorentzian (label 1, p = 1/2): f(x) = A / (((x - x0)/R)^2 + 1)
+                  """)
 def gauss_lorentz(n_train: int = 20000, n_test: int = 2000, points: int = 100,
                   seed: int = 0):
     """Noiseless curves on x = linspace(-1, 1, points): a Gaussian (0) or a Lorentzian (1).
@@ -63,7 +72,13 @@ def gauss_lorentz(n_train: int = 20000, n_test: int = 2000, points: int = 100,
 
 
 @register_dataset("shapes", task="classification", kind="image", shape="20x20x1",
-                  source="MLP4P homework 4", licence="generated")
+                  source="MLP4P homework 4", licence="generated",
+                  formula="""
+                  pixels (x, y) on linspace(-1, 1, size)^2; R ~ U(0.2,1), x0, y0 ~ U(-0.8,0.8)
+                  circle (label 0, p = 1/2): 1 where (x - x0)^2 + (y - y0)^2 < R^2, else 0
+                  square (label 1, p = 1/2): 1 where |x - x0| < R and |y - y0| < R, else 0
+                  + N(0, noise^2) on every pixel
+                  """)
 def shapes(n_train: int = 20000, n_test: int = 2000, size: int = 20, noise: float = 0.0,
            seed: int = 0):
     """Binary images of one filled circle (0) or square (1) on linspace(-1, 1, size)^2.
