@@ -22,6 +22,7 @@ COMMANDS = {  # name -> (module, function); later features add their command her
     "tune": ("mlphys.cli.tune", "tune"),
     "reproduce": ("mlphys.cli.reproduce", "reproduce"),
     "sample": ("mlphys.cli.sample", "sample"),
+    "embed": ("mlphys.cli.embed", "embed"),
 }
 
 

@@ -47,8 +47,11 @@ def regression_metrics(y_true, y_pred):
             "r2": float(np.nanmean(r2)) if np.isfinite(r2).any() else float("nan")}
 
 
-def check_model_fits_data(model, spec, dataset_name):
-    """Refuse a dataset whose sample shape or number of outputs the model does not have."""
+def check_model_fits_data(model, spec, dataset_name, outputs_are_classes=True):
+    """Refuse a dataset whose sample shape or number of outputs the model does not have.
+
+    outputs_are_classes: False for models scored by their own entry `score` (an
+    autoencoder's outputs are images, whatever classes the dataset has)."""
     try:
         expected, outputs = tuple(model.input_shape[1:]), model.output_shape[-1]
     except (AttributeError, ValueError, TypeError, IndexError):
@@ -61,7 +64,7 @@ def check_model_fits_data(model, spec, dataset_name):
         raise UserError(f"the model takes inputs of shape {expected} but '{dataset_name}' "
                         f"has samples of shape {given}; evaluate on the dataset it was "
                         "trained on (or give its --option values)")
-    if spec.task != "regression" and outputs != spec.num_outputs:
+    if outputs_are_classes and spec.task != "regression" and outputs != spec.num_outputs:
         raise UserError(f"the model has {outputs} outputs but '{dataset_name}' has "
                         f"{spec.num_outputs} classes; evaluate on a dataset with the same "
                         "classes")
@@ -193,7 +196,10 @@ def evaluate(run_or_file, dataset=None, options=None, *, split="test", checkpoin
     model = load_keras_model(model_file)
     data = load_dataset(dataset, options, data_dir=data_dir,
                         val_split=config.get("training", {}).get("val_split", 0.1))
-    check_model_fits_data(model, data.spec, dataset)
+    from mlphys.registry import get_model, list_models
+
+    own_score = config.get("model") in list_models() and get_model(config["model"]).score
+    check_model_fits_data(model, data.spec, dataset, outputs_are_classes=not own_score)
     metrics, _ = score_entry(model, data, split, config.get("model"), batch_size)
     return {"model_file": str(model_file), "dataset": dataset,
             "dataset_options": data.options, "split": split,

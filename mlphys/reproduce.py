@@ -154,7 +154,8 @@ class TrainedRun:
 
         with open(self.run_dir / "history.csv", newline="") as f:
             rows = list(csv.DictReader(f))
-        return {k: np.array([float(r[k]) for r in rows]) for k in (rows[0] if rows else {})}
+        return {k: np.array([float(r[k]) if r[k] != "NA" else np.nan for r in rows])
+                for k in (rows[0] if rows else {}) if any(r[k] != "NA" for r in rows)}
 
 
 class Context:
