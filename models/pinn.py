@@ -1,0 +1,460 @@
+"""Physics-informed neural networks (MLMM 15.1-15.3; Raissi, Perdikaris, Karniadakis 2019).
+
+A network u(x, t) is trained without any solution data inside the domain: its loss is the
+mean squared residual of the differential equation at collocation points, computed with
+nested `tf.GradientTape`s, plus the mean squared misfit of the boundary and initial
+conditions. The problems (`ode_bvp`, `burgers`, `heat`, in `mlphys.data.pdes`) carry the
+equation's coefficients in their data columns,
+
+    R = c_t u_t + c_uux u u_x + c_ux u_x + c_uxx u_xx + c_1,
+
+so one model trains on all three. A random-Fourier-feature input layer (Rahimi & Recht
+2007; Keras 2's `RandomFourierFeatures`, which Keras 3 dropped) is an option against the
+spectral bias of tanh networks (MLMM 15.3).
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from mlphys.errors import UserError
+from mlphys.registry import register_keras_objects, register_model
+from mlphys.reproduce import Outcome, close_to, equal, register_check
+
+PDE_COLUMNS = 8  # x, t, role, then the 5 coefficients (mlphys.data.pdes.COLUMNS)
+COLLOCATION, CONDITION, EVALUATION = 0, 1, 2
+_CLASSES = {}
+
+
+@register_keras_objects
+def _define():
+    """The Keras classes of this module, defined on first use (importing the zoo loads no
+    Keras). Returns {name: class}."""
+    if _CLASSES:
+        return _CLASSES
+    import keras
+    import tensorflow as tf
+
+    @keras.saving.register_keras_serializable(package="mlphys")
+    class RandomFourierFeatures(keras.layers.Layer):
+        """phi(x) = sqrt(2/D) cos(x W / scale + b): random Fourier features (Rahimi & Recht
+        2007) with Keras 2's conventions, W ~ N(0, 1) of shape (d, D) and b ~ U(0, 2 pi)
+        fixed at build time (non-trainable weights, drawn from `seed` or the global seed),
+        the scale trainable. Input (N, d), output (N, D = output_dim)."""
+
+        def __init__(self, output_dim, scale=1.0, trainable_scale=True, seed=None,
+                     **kwargs):
+            super().__init__(**kwargs)
+            self.output_dim, self.scale = int(output_dim), float(scale)
+            self.trainable_scale, self.seed = bool(trainable_scale), seed
+
+        def build(self, input_shape):
+            seed = self.seed
+            self.unscaled_kernel = self.add_weight(
+                name="unscaled_kernel", shape=(input_shape[-1], self.output_dim),
+                initializer=keras.initializers.RandomNormal(0.0, 1.0, seed=seed),
+                trainable=False)
+            self.bias = self.add_weight(
+                name="bias", shape=(self.output_dim,),
+                initializer=keras.initializers.RandomUniform(
+                    0.0, 2 * math.pi, seed=None if seed is None else seed + 1),
+                trainable=False)
+            self.kernel_scale = self.add_weight(
+                name="kernel_scale", shape=(1,),
+                initializer=keras.initializers.Constant(self.scale),
+                constraint=keras.constraints.NonNeg(), trainable=self.trainable_scale)
+
+        def call(self, inputs):
+            kernel = self.unscaled_kernel / self.kernel_scale
+            phases = keras.ops.matmul(inputs, kernel) + self.bias
+            return math.sqrt(2.0 / self.output_dim) * keras.ops.cos(phases)
+
+        def compute_output_shape(self, input_shape):
+            return (*input_shape[:-1], self.output_dim)
+
+        def get_config(self):
+            return {**super().get_config(), "output_dim": self.output_dim,
+                    "scale": self.scale, "trainable_scale": self.trainable_scale,
+                    "seed": self.seed}
+
+    @keras.saving.register_keras_serializable(package="mlphys")
+    class PhysicsInformedNetwork(keras.Model):
+        """A network u(x, t) trained on the residual of its equation.
+
+        Inputs are rows of the PDE datasets (x, t, role, c_t, c_uux, c_ux, c_uxx, c_1);
+        `network` sees (x, t) only. loss = mean R^2 over the collocation rows (role 0)
+        + condition_weight * mean (u - y)^2 over the boundary/initial rows (role 1).
+        Calling the model returns u, shape (N, 1).
+        """
+
+        def __init__(self, network, condition_weight=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.network = network
+            self.condition_weight = float(condition_weight)
+            self.loss_tracker = keras.metrics.Mean(name="loss")
+            self.residual_tracker = keras.metrics.Mean(name="residual_loss")
+            self.condition_tracker = keras.metrics.Mean(name="condition_loss")
+
+        def call(self, inputs, training=False):
+            return self.network(inputs[:, :2], training=training)
+
+        def build(self, input_shape=None):
+            self.built = True
+
+        def fields(self, rows):
+            """u and the residual R at `rows` (N, 8), each (N,) (tensors).
+
+            u_x and u_t come from an inner tape, u_xx from an outer one; (x, t) enter the
+            network as x e_1 + t e_2 rather than by slicing or concatenating, whose
+            second derivatives XLA cannot take."""
+            rows = tf.convert_to_tensor(rows, tf.float32)
+            xs, ts, c = rows[:, 0:1], rows[:, 1:2], rows[:, 3:]
+            with tf.GradientTape() as outer:
+                outer.watch(xs)
+                with tf.GradientTape() as inner:
+                    inner.watch([xs, ts])
+                    u = self.network(xs * [[1.0, 0.0]] + ts * [[0.0, 1.0]], training=True)
+                u_x, u_t = inner.gradient(u, [xs, ts], unconnected_gradients="zero")
+            u_xx = outer.gradient(u_x, xs, unconnected_gradients="zero")
+            residual = (c[:, 0:1] * u_t + c[:, 1:2] * u * u_x + c[:, 2:3] * u_x
+                        + c[:, 3:4] * u_xx + c[:, 4:5])
+            return tf.reshape(u, [-1]), tf.reshape(residual, [-1])
+
+        def equation_losses(self, data):
+            x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+            x = tf.convert_to_tensor(x, tf.float32)
+            u, residual = self.fields(x)
+            condition = tf.cast(tf.equal(x[:, 2], CONDITION), tf.float32)
+            collocation = 1.0 - condition
+            residual_loss = (tf.reduce_sum(collocation * residual ** 2)
+                             / tf.maximum(tf.reduce_sum(collocation), 1.0))
+            misfit = u - tf.reshape(tf.cast(y, tf.float32), [-1])
+            condition_loss = (tf.reduce_sum(condition * misfit ** 2)
+                              / tf.maximum(tf.reduce_sum(condition), 1.0))
+            return residual_loss, condition_loss
+
+        def _track(self, residual_loss, condition_loss):
+            loss = residual_loss + self.condition_weight * condition_loss
+            self.loss_tracker.update_state(loss)
+            self.residual_tracker.update_state(residual_loss)
+            self.condition_tracker.update_state(condition_loss)
+            return {m.name: m.result() for m in self.metrics}
+
+        def train_step(self, data):
+            with tf.GradientTape() as tape:
+                residual_loss, condition_loss = self.equation_losses(data)
+                loss = residual_loss + self.condition_weight * condition_loss
+            gradients = tape.gradient(loss, self.trainable_weights)
+            self.optimizer.apply(gradients, self.trainable_weights)
+            return self._track(residual_loss, condition_loss)
+
+        def test_step(self, data):
+            return self._track(*self.equation_losses(data))
+
+        @property
+        def metrics(self):
+            return [self.loss_tracker, self.residual_tracker, self.condition_tracker]
+
+        def get_config(self):
+            return {**super().get_config(),
+                    "network": keras.saving.serialize_keras_object(self.network),
+                    "condition_weight": self.condition_weight}
+
+        @classmethod
+        def from_config(cls, config):
+            network = keras.saving.deserialize_keras_object(config.pop("network"))
+            return cls(network, **config)
+
+    _CLASSES.update(RandomFourierFeatures=RandomFourierFeatures,
+                    PhysicsInformedNetwork=PhysicsInformedNetwork)
+    return _CLASSES
+
+
+_COMPILED_FIELDS = []  # (model, its `fields` as one tf.function): the last model used
+
+
+def solution_fields(model, rows, chunk=4096):
+    """(u, R): the model's solution and equation residual at `rows` (N, 8), NumPy (N,)."""
+    import tensorflow as tf
+
+    if not _COMPILED_FIELDS or _COMPILED_FIELDS[0] is not model:
+        _COMPILED_FIELDS[:] = [model, tf.function(model.fields, input_signature=[
+            tf.TensorSpec((None, PDE_COLUMNS), tf.float32)])]
+    fields = _COMPILED_FIELDS[1]
+    rows = np.asarray(rows, dtype=np.float32)
+    parts = [fields(rows[i:i + chunk]) for i in range(0, len(rows), chunk)]
+    return (np.concatenate([p[0].numpy() for p in parts]).astype(np.float64),
+            np.concatenate([p[1].numpy() for p in parts]).astype(np.float64))
+
+
+def solution_errors(model, dataset, split="test"):
+    """Errors of u against the exact or reference solution on the rows of `split` that
+    carry it (evaluation and condition points), and the residual on all of them:
+    relative_l2 = ||u - u_ref||_2 / ||u_ref||_2, max_error = max |u - u_ref|,
+    rms_error, residual_rms = sqrt(mean R^2)."""
+    x, y = dataset.split(split)
+    if len(y) == 0:
+        raise UserError(f"the {split} split of '{dataset.name}' is empty")
+    if x.ndim != 2 or x.shape[1] != PDE_COLUMNS:
+        raise UserError(f"'{dataset.name}' is not a PDE problem (rows of x, t, role and "
+                        "coefficients): evaluate pinn runs on ode_bvp, burgers or heat")
+    u, residual = solution_fields(model, x)
+    known = x[:, 2] != COLLOCATION
+    reference = np.asarray(y, dtype=np.float64).ravel()[known]
+    error = u[known] - reference
+    return {"relative_l2": float(np.linalg.norm(error) / np.linalg.norm(reference)),
+            "max_error": float(np.max(np.abs(error))),
+            "rms_error": float(np.sqrt(np.mean(error ** 2))),
+            "residual_rms": float(np.sqrt(np.mean(residual ** 2)))}
+
+
+def _figure(width, height):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _grid(x, values):
+    """(xs, ts, values as (nt, nx)) for test rows on a t-major grid, or None."""
+    xs, ts = np.unique(x[:, 0]), np.unique(x[:, 1])
+    if len(xs) * len(ts) != len(x) or len(ts) < 2:
+        return None
+    order = np.lexsort((x[:, 0], x[:, 1]))
+    return xs, ts, [np.asarray(v)[order].reshape(len(ts), len(xs)) for v in values]
+
+
+def plot_solution(model, dataset, run_dir):
+    """solution.png, error.png and residual.png of a run on the test grid: for the ODE
+    curves against x, for the PDEs maps over (t, x) and the solution at four times."""
+    from matplotlib.colors import LogNorm
+
+    x, y = dataset.x_test, np.ravel(dataset.y_test).astype(np.float64)
+    u, residual = solution_fields(model, x)
+    error = np.abs(u - y)
+    run_dir = Path(run_dir)
+    grid = _grid(x, (u, y, error, np.abs(residual)))
+    if grid is None:  # one coordinate: the ODE
+        order = np.argsort(x[:, 0])
+        s = x[order, 0]
+        for name, curves, label, log in (
+                ("solution", [(u, "network"), (y, "exact")], "u(x)", False),
+                ("error", [(error, "|u - u_exact|")], "error", True),
+                ("residual", [(np.abs(residual), "|R|")], "|residual|", True)):
+            figure = _figure(5, 3.5)
+            ax = figure.subplots()
+            for values, legend in curves:
+                ax.plot(s, np.asarray(values)[order], "--" if legend == "exact" else "-",
+                        label=legend)
+            if log:
+                ax.set_yscale("log")
+            ax.set(xlabel="x", ylabel=label, title=f"{dataset.name}: {label}")
+            ax.legend()
+            figure.savefig(run_dir / f"{name}.png", dpi=100)
+        return
+    xs, ts, (u_map, y_map, error_map, residual_map) = grid
+    extent = (ts[0], ts[-1], xs[0], xs[-1])
+    figure = _figure(11, 3.6)
+    top, bottom = figure.subfigures(1, 2, width_ratios=(1.3, 1))
+    ax = top.subplots()
+    image = ax.imshow(u_map.T, origin="lower", aspect="auto", extent=extent, cmap="RdBu_r")
+    top.colorbar(image, ax=ax, label="u")
+    ax.set(xlabel="t", ylabel="x", title=f"{dataset.name}: network u(x, t)")
+    axes = bottom.subplots(1, 4, sharey=True)
+    for ax, k in zip(axes, np.linspace(0, len(ts) - 1, 4).round().astype(int)):
+        ax.plot(xs, y_map[k], "k-", lw=2, label="reference")
+        ax.plot(xs, u_map[k], "r--", label="network")
+        ax.set(xlabel="x", title=f"t = {ts[k]:.2f}")
+    axes[0].set_ylabel("u")
+    axes[0].legend(fontsize=7)
+    figure.savefig(run_dir / "solution.png", dpi=100)
+    for name, values, label in (("error", error_map, "|u - u_reference|"),
+                                ("residual", residual_map, "|residual|")):
+        figure = _figure(6, 3.6)
+        ax = figure.subplots()
+        positive = values[values > 0]
+        low = max(positive.min() if positive.size else 1e-12, values.max() * 1e-6, 1e-12)
+        image = ax.imshow(np.maximum(values, low).T, origin="lower", aspect="auto",
+                          extent=extent, norm=LogNorm(low, max(values.max(), low * 10)))
+        figure.colorbar(image, ax=ax, label=label)
+        ax.set(xlabel="t", ylabel="x", title=f"{dataset.name}: {label}")
+        figure.savefig(run_dir / f"{name}.png", dpi=100)
+
+
+@register_model("pinn", task="regression", inputs="vector", dataset="burgers",
+                source="MLMM 15.1-15.3; Raissi et al. 2019", epochs=100,
+                batch_size=2048, compiles=True, steps_per_epoch=100,
+                score=solution_errors, figures=plot_solution,
+                search=("hidden_layers", "units", "learning_rate", "fourier_features"))
+def pinn(hp, spec):
+    """Physics-informed network: u(x, t) = 8 tanh layers of 20 -> linear, trained on PDE residuals.
+
+    The network of Raissi et al. (2019) for Burgers' equation, layers = [2, 20 x 8, 1]
+    in their code (the paper's "9 layers": 8 hidden and the output; 3,021 parameters).
+    Every training step takes the gradient of the loss (mean squared residual at the
+    collocation points + condition_weight x mean squared misfit of the boundary/initial
+    values) through the nested tapes that give u_t, u_x and u_xx. One "epoch" is 100 Adam
+    steps on batches of 2,048 rows (the full batch for ode_bvp and heat, shuffled
+    batches of Burgers' 10,100) with an ExponentialDecay learning rate (x decay_rate
+    every decay_steps steps); the error against the exact or reference solution is what
+    `evaluate` reports (relative_l2, max_error, rms_error, residual_rms).
+    `-p fourier_features=1024` puts random Fourier features (Gaussian, 1024 outputs,
+    trainable scale `fourier_scale`) in front of the tanh layers: the cure for the
+    spectral bias on the `heat` problem (MLMM 15.3).
+    """
+    import keras
+
+    classes = _define()
+    if spec.task != "regression" or tuple(spec.input_shape) != (PDE_COLUMNS,):
+        raise UserError("pinn trains on the PDE problems ode_bvp, burgers and heat (rows of "
+                        "x, t, role and the equation's coefficients); give one of them "
+                        "with --dataset")
+    hidden_layers = hp.Int("hidden_layers", 1, 12, default=8)
+    units = hp.Int("units", 5, 200, default=20)
+    activation = hp.Choice("activation", ["tanh", "sigmoid", "swish", "gelu"],
+                           default="tanh")
+    fourier_features = hp.Int("fourier_features", 0, 4096, default=0)  # 0: none
+    fourier_scale = hp.Float("fourier_scale", 1e-3, 100.0, sampling="log", default=0.1)
+    condition_weight = hp.Float("condition_weight", 1e-2, 1e3, sampling="log", default=1.0)
+    learning_rate = hp.Float("learning_rate", 1e-5, 1e-1, sampling="log", default=1e-3)
+    decay_steps = hp.Int("decay_steps", 100, 100000, sampling="log", default=2000)
+    decay_rate = hp.Float("decay_rate", 0.1, 1.0, default=0.8)
+
+    points = keras.Input(shape=(2,), name="x_t")
+    h = points
+    if fourier_features:
+        h = classes["RandomFourierFeatures"](fourier_features, scale=fourier_scale,
+                                             name="fourier_features")(h)
+    for i in range(hidden_layers):
+        h = keras.layers.Dense(units, activation=activation, name=f"hidden_{i + 1}")(h)
+    u = keras.layers.Dense(1, name="u")(h)
+    network = keras.Model(points, u, name="network")
+
+    model = classes["PhysicsInformedNetwork"](network, condition_weight, name="pinn")
+    model.build((None, PDE_COLUMNS))
+    schedule = keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps,
+                                                           decay_rate)
+    model.compile(optimizer=keras.optimizers.Adam(schedule))
+    return model
+
+
+# --- reproduction checks (ZOO.md, entry pinn) -------------------------------------------
+
+BASDEVANT_SLOPE = -152.00516  # du/dx(0, 1.6037/pi), nu = 0.01/pi (Basdevant et al. 1986)
+SNAPSHOT_STEPS = (300, 1000, 5000)
+
+
+def _timed_train(ctx, dataset, epochs, params=None, options=None):
+    """A real `mlphys train` of pinn; returns (run, Adam steps, seconds of training)."""
+    import json
+
+    run = ctx.train("pinn", dataset, params=params, options=options, epochs=epochs)
+    config = json.loads((run.run_dir / "config.json").read_text())
+    return run, epochs * config["training"]["steps_per_epoch"], config["train_seconds"]
+
+
+@register_check("pinn", "parameters of Raissi et al.'s Burgers network [2, 20 x 8, 1]",
+                expected="3,021", quick=True)
+def _pinn_parameters(ctx):
+    model = ctx.build_for("pinn", (PDE_COLUMNS,), 1, task="regression")
+    return equal(int(model.count_params()), 3021)
+
+
+@register_check("pinn", "Burgers reference: du/dx at x = 0, t = 1.6037/pi "
+                "(Basdevant et al. 1986)", expected="-152.00516 +- 1e-5", quick=True)
+def _pinn_burgers_reference(ctx):
+    from mlphys.data.pdes import burgers_reference
+
+    h, t = 1e-6, 1.6037 / math.pi
+    u = burgers_reference(np.array([h, -h]), np.array([t, t]))
+    return close_to((u[0] - u[1]) / (2 * h), BASDEVANT_SLOPE, atol=1e-5, digits=8)
+
+
+@register_check("pinn", "ODE boundary-value problem: max error vs exact after 1,000 "
+                "steps (MLMM 15.1)", expected="< 1e-3", quick=True)
+def _pinn_ode(ctx):
+    run, steps, seconds = _timed_train(ctx, "ode_bvp", 10)
+    error = run.metrics["max_error"]
+    return Outcome(f"{error:.3g} ({steps} steps, {seconds:.0f} s)", error < 1e-3)
+
+
+@register_check("pinn", "Burgers: relative L2 error vs the Cole-Hopf reference (Raissi "
+                "et al.: 6.7e-3 with L-BFGS; here 20,000 Adam steps, lr 3e-3, batches "
+                "of 2,048)",
+                expected="<= 1e-2")
+def _pinn_burgers(ctx):
+    run, steps, seconds = _timed_train(ctx, "burgers", 200, {"learning_rate": 3e-3})
+    error = run.metrics["relative_l2"]
+    return Outcome(f"{error:.3g} ({steps} steps, {seconds:.0f} s)", error <= 1e-2)
+
+
+HEAT_CHECK = {"n_collocation": 800, "n_boundary": 200}  # k = 8: four periods on [0, 1]
+
+
+@register_check("pinn", "heat, cos(8 pi x): relative L2 after 300 steps, with 256 Fourier "
+                "features vs without (spectral bias, quick)",
+                expected="with < without", quick=True)
+def _pinn_heat_quick(ctx):
+    errors, _ = spectral_bias_snapshots(ctx, (300,), HEAT_CHECK, {"fourier_features": 256})
+    plain, fourier = errors["plain"][0], errors["fourier"][0]
+    return Outcome(f"with {fourier:.3g}, without {plain:.3g}", fourier < plain)
+
+
+@register_check("pinn", "heat, cos(8 pi x): relative L2 at 300/1000/5000 steps without / "
+                "with 1024 Fourier features (MLMM 15.3, snapshots PNG)",
+                expected="with < without at 300 and 1000 steps")
+def _pinn_heat(ctx):
+    errors, path = spectral_bias_snapshots(ctx, SNAPSHOT_STEPS, HEAT_CHECK)
+    text = " / ".join(f"{p:.2g}, {f:.2g}" for p, f in zip(errors["plain"],
+                                                          errors["fourier"]))
+    passed = all(f < p for p, f in zip(errors["plain"][:2], errors["fourier"][:2]))
+    return Outcome(f"without, with: {text}", passed, note=f"snapshots: {path}")
+
+
+def spectral_bias_snapshots(ctx, steps=SNAPSHOT_STEPS, options=None, fourier=None):
+    """Train pinn on `heat` without and with random Fourier features (`fourier`: their
+    hyperparameters) and take the relative L2 error and u(x, t = 0) after each number of
+    full-batch Adam `steps`. Returns ({"plain"|"fourier": [errors]}, snapshots PNG path)."""
+    import tensorflow as tf
+
+    fourier = fourier or {"fourier_features": 1024}
+    errors, curves = {}, {}
+    for label, params in (("plain", {}), ("fourier", fourier)):
+        model, data = ctx.build("pinn", "heat", params=params, options=options)
+        batches = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
+        batches = batches.batch(len(data.x_train)).cache().repeat()
+        done, errors[label], curves[label] = 0, [], []
+        for step in steps:
+            model.fit(batches, epochs=1, steps_per_epoch=step - done, shuffle=False,
+                      verbose=0)
+            done = step
+            errors[label].append(solution_errors(model, data)["relative_l2"])
+            curves[label].append(solution_fields(model, data.x_test)[0])
+    path = ctx.workdir / "pinn" / "heat_spectral_bias.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _plot_snapshots(data, steps, curves, errors, path)
+    return errors, path
+
+
+def _plot_snapshots(data, steps, curves, errors, path):
+    """u(x, t = 0) of both networks after each number of steps, against the exact one."""
+    first = data.x_test[:, 1] == data.x_test[:, 1].min()
+    x, exact = data.x_test[first, 0], np.ravel(data.y_test)[first]
+    figure = _figure(3.6 * len(steps), 5.4)
+    axes = figure.subplots(2, len(steps), sharex=True, sharey=True, squeeze=False)
+    for row, label in enumerate(("plain", "fourier")):
+        for col, step in enumerate(steps):
+            ax = axes[row, col]
+            ax.plot(x, exact, "k-", lw=2, label="exact")
+            ax.plot(x, curves[label][col][first], "r--", label="network")
+            ax.set_title(f"{'tanh' if label == 'plain' else 'Fourier features'}, {step} "
+                         f"steps: L2 {errors[label][col]:.2g}", fontsize=9)
+    axes[0, 0].legend(fontsize=7)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("u(x, t = 0)")
+    for ax in axes[-1]:
+        ax.set_xlabel("x")
+    figure.savefig(path, dpi=100)
