@@ -44,14 +44,6 @@ def test_gluon_pseudo_data():
     assert gluon_normalisation(**GLUON_SHAPE) > 0
 
 
-def test_quick_checks_pass(tmp_path):
-    from mlphys.reproduce import run_checks
-
-    rows = run_checks(["chain", "pdf_fit"], quick=True, data_dir=tmp_path)
-    assert len(rows) == 4
-    assert all(row["result"] == "pass" for row in rows), rows
-
-
 def test_chain_trains_and_evaluates_from_the_command_line(run_cli, tmp_path):
     result = run_cli("train", "chain", "-o", "n_masses=6", "-p", "optimizer=adam",
                      "-p", "learning_rate=0.1", "--epochs", 3, "--out", tmp_path,

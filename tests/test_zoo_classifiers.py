@@ -12,14 +12,6 @@ from conftest import assert_user_error
 TINY_CRACKS = ("-o", "size=32", "-o", "n_train=40", "-o", "n_test=10")
 
 
-def test_quick_checks_pass(tmp_path):
-    from mlphys.reproduce import run_checks
-
-    rows = run_checks(["gauss_lorentz", "shapes", "crack_cnn"], quick=True, data_dir=tmp_path)
-    assert len(rows) == 6
-    assert all(row["result"] == "pass" for row in rows), rows
-
-
 @pytest.mark.parametrize("name, args", [
     ("gauss_lorentz", ("-o", "n_train=200", "-o", "n_test=50")),
     ("shapes", ("-p", "variant=cnn", "-o", "n_train=200", "-o", "n_test=50")),

@@ -20,14 +20,6 @@ def data_dir(tmp_path, monkeypatch):
     return folder
 
 
-def test_quick_checks_pass(tmp_path, data_dir):
-    from mlphys.reproduce import run_checks
-
-    rows = run_checks(ENTRIES, quick=True, data_dir=data_dir)
-    assert {row["entry"] for row in rows} == set(ENTRIES)
-    assert all(row["result"] == "pass" for row in rows), rows
-
-
 # --- generators -----------------------------------------------------------------------
 
 def test_circles_are_their_own_targets_and_deterministic():

@@ -15,13 +15,6 @@ TINY_BURGERS = ("-o", "n_collocation=300", "-o", "n_boundary=40", "-o", "nx=17",
                 "-o", "nt=6")
 
 
-def test_quick_checks_pass(tmp_path):
-    from mlphys.reproduce import run_checks
-
-    rows = run_checks(["pinn"], quick=True, data_dir=tmp_path)
-    assert rows and all(row["result"] == "pass" for row in rows), rows
-
-
 def test_train_evaluate_and_reopen_from_the_command_line(run_cli, tmp_path, monkeypatch):
     monkeypatch.setenv("MLPHYS_DATA_DIR", str(tmp_path))
     result = run_cli("train", "pinn", "-d", "burgers", *TINY_BURGERS, "-p", "hidden_layers=2",

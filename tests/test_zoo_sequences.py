@@ -155,9 +155,3 @@ def test_forecast_horizon_must_be_positive(run_cli, tmp_path, monkeypatch):
 
 # --- the reproduction checks ---------------------------------------------------------------
 
-def test_quick_checks_pass(tmp_path):
-    from mlphys.reproduce import run_checks
-
-    rows = run_checks(["duffing", "lstm_particles", "rnn"], quick=True, data_dir=tmp_path)
-    assert len(rows) == 6
-    assert all(row["result"] == "pass" for row in rows), rows

@@ -1,20 +1,10 @@
 """Zoo part 2: policy_gradient (maze), rbm, tsne_latent and `mlphys embed`."""
 
 import json
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from conftest import assert_user_error
-
-
-def test_quick_checks_pass(tmp_path):
-    from mlphys.reproduce import run_checks
-
-    rows = run_checks(["policy_gradient", "rbm", "tsne_latent"], quick=True,
-                      data_dir=tmp_path)
-    assert rows and all(row["result"] == "pass" for row in rows), rows
 
 
 def test_maze_generator():
