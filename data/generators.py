@@ -19,7 +19,7 @@ def _dataset(name, x, y, n_train, spec, provenance):
                    provenance=provenance)
 
 
-@register_dataset("blobs", task="binary", kind="vector", shape="2",
+@register_dataset("blobs", cache=True, task="binary", kind="vector", shape="2",
                   source="IDAML (two Gaussian blobs)", licence="generated",
                   formula="""
                   y ~ Bernoulli(1/2); x = mu_y + N(0, 1) per coordinate,
@@ -41,7 +41,7 @@ def blobs(n_train: int = 1000, n_test: int = 500, seed: int = 0):
     return _dataset("blobs", x, y, n_train, spec, {"generator": "blobs", "seed": seed})
 
 
-@register_dataset("gauss_lorentz", task="classification", kind="vector", shape="100",
+@register_dataset("gauss_lorentz", cache=True, task="classification", kind="vector", shape="100",
                   source="MLP4P homework 4", licence="generated",
                   formula="""
                   x = linspace(-1, 1, points); R ~ U(0,1), A ~ U(0,1), x0 ~ U(-1,1)
@@ -71,7 +71,7 @@ def gauss_lorentz(n_train: int = 20000, n_test: int = 2000, points: int = 100,
                     {"generator": "gauss_lorentz", "seed": seed, "x": "linspace(-1, 1, %d)" % points})
 
 
-@register_dataset("shapes", task="classification", kind="image", shape="20x20x1",
+@register_dataset("shapes", cache=True, task="classification", kind="image", shape="20x20x1",
                   source="MLP4P homework 4", licence="generated",
                   formula="""
                   pixels (x, y) on linspace(-1, 1, size)^2; R ~ U(0.2,1), x0, y0 ~ U(-0.8,0.8)

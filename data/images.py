@@ -43,7 +43,7 @@ def _splits(name, spec, x, y, n_train, n_val, provenance):
 
 # --- one circle: the autoencoder challenge ---------------------------------------------
 
-@register_dataset("circles", task="regression", kind="image", shape="27x27x1",
+@register_dataset("circles", cache=True, task="regression", kind="image", shape="27x27x1",
                   source="MLP4P tutorial 4", licence="generated",
                   formula="""
                   image(x, y) = 1 if (x - x0)^2 + (y - y0)^2 < R^2 else 0
@@ -76,7 +76,7 @@ def circles(n_train: int = 15000, n_val: int = 1000, n_test: int = 1000, size: i
 
 # --- circles to squares (MLP4P homework 5) ---------------------------------------------
 
-@register_dataset("circles_to_squares", task="regression", kind="image", shape="50x50x1",
+@register_dataset("circles_to_squares", cache=True, task="regression", kind="image", shape="50x50x1",
                   source="MLP4P homework 5", licence="generated",
                   formula="""
                   input(x, y)  = sum_k [ (x - xk)^2 + (y - yk)^2 < Rk^2 ]

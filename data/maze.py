@@ -80,7 +80,7 @@ def start_squares(walls, board, n, start, rng):
     return rng.choice(empty, n)
 
 
-@register_dataset("maze", task="regression", kind="image", shape="7x7x3",
+@register_dataset("maze", cache=True, task="regression", kind="image", shape="7x7x3",
                   source="MLP4P lectures 7-9; MLMM 14", licence="generated",
                   formula="""
                   M x M grid, perfect maze by randomised depth-first search (rooms at even

@@ -90,7 +90,7 @@ def ode_bvp_exact(x, a, b, u0, u1):
     return u0 + (u1 - u0) * s + (b / a) * (x - s)
 
 
-@register_dataset("ode_bvp", task="regression", kind="vector", shape="8",
+@register_dataset("ode_bvp", cache=True, task="regression", kind="vector", shape="8",
                   source="MLMM 15.1", licence="generated",
                   formula="""
                   u'' + a u' - b = 0 on [0, 1], u(0) = u0, u(1) = u1
@@ -154,7 +154,7 @@ def burgers_reference(x, t, nu=0.01 / math.pi, nodes=401, z_max=13.0, chunk=4096
     return u.reshape(shape)
 
 
-@register_dataset("burgers", task="regression", kind="vector", shape="8",
+@register_dataset("burgers", cache=True, task="regression", kind="vector", shape="8",
                   source="MLMM 15.2; Raissi, Perdikaris, Karniadakis 2019",
                   licence="generated",
                   formula="""
@@ -213,7 +213,7 @@ def heat_exact(x, t, frequency, kappa):
                                                                                          float))
 
 
-@register_dataset("heat", task="regression", kind="vector", shape="8",
+@register_dataset("heat", cache=True, task="regression", kind="vector", shape="8",
                   source="MLMM 15.3 (spectral bias)", licence="generated",
                   formula="""
                   u_t - kappa u_xx = 0, x in [0, 1], t in [0, 1], u(x, 0) = cos(k pi x)

@@ -69,7 +69,7 @@ def gluon_truth(x, a=GLUON_SHAPE["a"], b=GLUON_SHAPE["b"], c=GLUON_SHAPE["c"],
     return norm * x ** a * (1 - x) ** b * (1 + c * np.sqrt(x) + d * x)
 
 
-@register_dataset("gluon", task="regression", kind="vector", shape="1",
+@register_dataset("gluon", cache=True, task="regression", kind="vector", shape="1",
                   source="ML4PA tutorial 3", licence="generated",
                   formula="""
                   truth  x g(x) = A x^a (1-x)^b (1 + c sqrt(x) + d x)   at Q0 = 2 GeV

@@ -75,7 +75,7 @@ def truth_table(gate: str = "or", repeats: int = 64):
                    provenance={"generator": "truth_table", "gate": gate, "repeats": repeats})
 
 
-@register_dataset("xor_quadrants", task="binary", kind="vector", shape="2",
+@register_dataset("xor_quadrants", cache=True, task="binary", kind="vector", shape="2",
                   source="MLP4P lecture 1", licence="generated",
                   formula="""
                   y = (y0, y1) ~ 3 N(0, 1) per coordinate
@@ -97,7 +97,7 @@ def xor_quadrants(n_train: int = 10000, n_test: int = 2000, seed: int = 0):
                    provenance={"generator": "xor_quadrants", "seed": seed})
 
 
-@register_dataset("noisy_line", task="regression", kind="vector", shape="1",
+@register_dataset("noisy_line", cache=True, task="regression", kind="vector", shape="1",
                   source="MLMM 5.3", licence="generated",
                   formula="""
                   train: x = linspace(0, 2, n), y = x + N(0, noise^2)
@@ -128,7 +128,7 @@ def stress_strain_law(strain):
     return (10 * strain - 2) ** 3 + 8
 
 
-@register_dataset("stress_strain", task="regression", kind="vector", shape="1",
+@register_dataset("stress_strain", cache=True, task="regression", kind="vector", shape="1",
                   source="MLMM 5.2", licence="generated",
                   formula="""
                   eps = linspace(0, 0.2, n), sigma = (10 eps - 2)^3 + 8 + N(0, noise^2),
@@ -160,7 +160,7 @@ def stress_strain(n: int = 20, noise: float = 0.1, n_val: int = 20, n_test: int 
                           {"generator": "stress_strain", "seed": seed, "noise": noise})
 
 
-@register_dataset("noisy_sine", task="regression", kind="vector", shape="1",
+@register_dataset("noisy_sine", cache=True, task="regression", kind="vector", shape="1",
                   source="MLMM 5.5, 5.7", licence="generated",
                   formula="""
                   train: x = linspace(-pi, pi, n), y = sin x + N(0, noise^2)
@@ -187,7 +187,7 @@ def noisy_sine(n: int = 15, noise: float = 0.3, n_val: int = 20, n_test: int = 1
                           {"generator": "noisy_sine", "seed": seed, "noise": noise})
 
 
-@register_dataset("lorentzian", task="regression", kind="vector", shape="1",
+@register_dataset("lorentzian", cache=True, task="regression", kind="vector", shape="1",
                   source="MLP4P tutorial 1", licence="generated",
                   formula="""
                   x = 2 N(0, 1), y = amplitude / ((x - centre)^2 + 1) + N(0, noise^2)
@@ -220,7 +220,7 @@ def wave_packet_function(q):
     return np.exp(-q ** 2) * np.sin(5 * q)
 
 
-@register_dataset("wave_packet", task="regression", kind="vector", shape="1",
+@register_dataset("wave_packet", cache=True, task="regression", kind="vector", shape="1",
                   source="3EL lesson 2", licence="generated",
                   formula="""
                   F(q) = exp(-q^2) sin(5 q)

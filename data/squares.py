@@ -7,7 +7,7 @@ from mlphys.datasets import Dataset, infer_spec, register_dataset
 from mlphys.errors import UserError
 
 
-@register_dataset("rotated_squares", task="classification", kind="image", shape="27x27x1",
+@register_dataset("rotated_squares", cache=True, task="classification", kind="image", shape="27x27x1",
                   source="MLP4P homework 6", licence="generated",
                   formula="""
                   pixels on linspace(-1, 1, size)^2, dx = x - x0, dy = y - y0
