@@ -66,10 +66,14 @@ def plugin(tmp_path, monkeypatch):
     path = tmp_path / "line_plugin.py"
     path.write_text(PLUGIN)
     monkeypatch.setenv("MLPHYS_DATA_DIR", str(tmp_path / "data"))
-    from mlphys.registry import load_plugin
+    from mlphys import datasets, registry, reproduce
 
-    load_plugin(str(path))
-    return str(path)
+    registry.load_plugin(str(path))
+    yield str(path)
+    # leave the registries as the zoo has them (other tests list every model)
+    registry._MODELS.pop("measured_line_fit", None)
+    datasets._DATASETS.pop("measured_line", None)
+    reproduce._CHECKS.pop("measured_line_fit", None)
 
 
 def test_uncertainties_make_the_loss_chi2_per_point(plugin, tmp_path):
