@@ -5,13 +5,8 @@ Each draws `n_train + n_test` samples from one `numpy.random.default_rng(seed)`.
 
 import numpy as np
 
+from mlphys.data._checks import check_noise, check_sizes
 from mlphys.datasets import Dataset, infer_spec, register_dataset
-from mlphys.errors import UserError
-
-
-def _check_sizes(n_train, n_test):
-    if n_train < 2 or n_test < 1:
-        raise UserError(f"n_train={n_train}, n_test={n_test}: give n_train >= 2 and n_test >= 1")
 
 
 def _dataset(name, x, y, n_train, spec, provenance):
@@ -31,7 +26,7 @@ def blobs(n_train: int = 1000, n_test: int = 500, seed: int = 0):
     x ~ N(mu_y, 1) per coordinate, y ~ Bernoulli(1/2). The Bayes-optimal boundary is the
     line x1 + x2 = 0, with accuracy Phi(sqrt 2) = 0.921.
     """
-    _check_sizes(n_train, n_test)
+    check_sizes(n_train, n_test)
     rng = np.random.default_rng(seed)
     n = n_train + n_test
     y = rng.integers(0, 2, n)
@@ -55,7 +50,7 @@ def gauss_lorentz(n_train: int = 20000, n_test: int = 2000, points: int = 100,
     Gaussian A exp(-((x - x0)/R)^2), Lorentzian A / (((x - x0)/R)^2 + 1), 50/50, with
     width R ~ U(0, 1), amplitude A ~ U(0, 1) and centre x0 ~ U(-1, 1).
     """
-    _check_sizes(n_train, n_test)
+    check_sizes(n_train, n_test)
     rng = np.random.default_rng(seed)
     n = n_train + n_test
     x = np.linspace(-1, 1, points)
@@ -86,9 +81,8 @@ def shapes(n_train: int = 20000, n_test: int = 2000, size: int = 20, noise: floa
     Circle (x-x0)^2 + (y-y0)^2 < R^2, square |x-x0| < R and |y-y0| < R, 50/50, with
     R ~ U(0.2, 1) and centre ~ U(-0.8, 0.8); `noise` adds N(0, noise^2) to every pixel.
     """
-    _check_sizes(n_train, n_test)
-    if noise < 0:
-        raise UserError(f"--option noise={noise}: the noise level must be >= 0")
+    check_sizes(n_train, n_test)
+    check_noise(noise)
     rng = np.random.default_rng(seed)
     n = n_train + n_test
     grid = np.linspace(-1, 1, size)

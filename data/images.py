@@ -14,6 +14,7 @@ fresh images (`n_val`), so that training sees exactly `n_train` images.
 
 import numpy as np
 
+from mlphys.data._checks import check_noise
 from mlphys.datasets import Dataset, infer_spec, register_dataset
 from mlphys.errors import UserError
 
@@ -203,8 +204,7 @@ def segshapes(n_train: int = 1000, n_val: int = 100, n_test: int = 200, size: in
                         "(K = 4: background, circle, square, triangle)")
     if max_shapes < 1:
         raise UserError(f"--option max_shapes={max_shapes}: give at least 1 shape a scene")
-    if noise < 0:
-        raise UserError(f"--option noise={noise}: the noise level must be >= 0")
+    check_noise(noise)
     rng = np.random.default_rng(seed)
     n = n_train + n_val + n_test
     chunk = max(1, 2 ** 22 // (size * size))  # bounded memory: ~4M pixels at a time

@@ -9,6 +9,7 @@ at once (vectorised NumPy: one array operation per Runge-Kutta stage for every s
 
 import numpy as np
 
+from mlphys.data._checks import check_noise, check_sizes
 from mlphys.datasets import Dataset, infer_spec, register_dataset
 from mlphys.errors import UserError
 
@@ -35,16 +36,6 @@ def rk4(rhs, state, t0, dt, steps, record_every=1, record=None):
         if step % record_every == 0:
             kept.append(record(state))
     return np.stack(kept) if kept else np.empty((0,) + np.shape(record(state)))
-
-
-def _check_sizes(n_train, n_test):
-    if n_train < 2 or n_test < 1:
-        raise UserError(f"n_train={n_train}, n_test={n_test}: give n_train >= 2 and n_test >= 1")
-
-
-def _check_noise(noise):
-    if not noise >= 0:
-        raise UserError(f"--option noise={noise}: the noise level must be >= 0")
 
 
 # --- the Duffing oscillator (3EL lesson 3) ---------------------------------------------
@@ -93,8 +84,8 @@ def _duffing_parameters(rng, n):
 
 
 def _check_duffing(n_train, n_test, steps, points, noise):
-    _check_sizes(n_train, n_test)
-    _check_noise(noise)
+    check_sizes(n_train, n_test)
+    check_noise(noise)
     if steps < 1 or points < 1:
         raise UserError(f"--option steps={steps} points={points}: both must be >= 1")
     if steps % points:
@@ -194,7 +185,6 @@ def _floats(option, text, n, what):
 
 def chain_matrix(masses, springs, couplings):
     """A (n, n) with x'' = A x for a chain: -(diag(k) + coupling Laplacian) / m, row-wise."""
-    n = len(masses)
     stiffness = np.diag(np.asarray(springs, dtype=np.float64))
     for j, d in enumerate(couplings):  # spring D_j between particles j and j+1
         stiffness[j, j] += d
@@ -223,8 +213,8 @@ def chain_trajectories(positions, velocities, accel_matrix, dt, steps):
 
 def _particles_setup(n_train, n_test, particles, masses, springs, coupling, duration,
                      steps, noise):
-    _check_sizes(n_train, n_test)
-    _check_noise(noise)
+    check_sizes(n_train, n_test)
+    check_noise(noise)
     if particles < 1:
         raise UserError(f"--option particles={particles}: give at least one particle")
     if steps < 2:

@@ -9,6 +9,7 @@ point, as the courses did: their validation split is `n_val` fresh points of the
 
 import numpy as np
 
+from mlphys.data._checks import check_noise
 from mlphys.datasets import Dataset, infer_spec, register_dataset
 from mlphys.errors import UserError
 
@@ -41,8 +42,7 @@ def _check_curve_options(n, n_val, n_test, noise):
     _at_least("n", n, 2)
     _at_least("n_val", n_val, 0)
     _at_least("n_test", n_test, 1)
-    if noise < 0:
-        raise UserError(f"--option noise={noise}: the noise level must be >= 0")
+    check_noise(noise)
 
 
 def gate_truth(gate):
@@ -203,8 +203,7 @@ def lorentzian(n_train: int = 1000, n_test: int = 200, amplitude: float = 3.0,
     """
     _at_least("n_train", n_train, 2)
     _at_least("n_test", n_test, 1)
-    if noise < 0:
-        raise UserError(f"--option noise={noise}: the noise level must be >= 0")
+    check_noise(noise)
     rng = np.random.default_rng(seed)
     x = 2 * rng.normal(size=(n_train + n_test, 1))
     y = amplitude / ((x - centre) ** 2 + 1) + rng.normal(0, noise, x.shape)

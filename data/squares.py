@@ -3,6 +3,7 @@
 
 import numpy as np
 
+from mlphys.data._checks import check_sizes
 from mlphys.datasets import Dataset, infer_spec, register_dataset
 from mlphys.errors import UserError
 
@@ -21,9 +22,7 @@ def rotated_squares(n_train: int = 4000, n_test: int = 4000, size: int = 27, see
     The labels are the classes; an autoencoder (`tsne_latent`) trains on the images alone
     and the labels colour its latent space (`mlphys embed`).
     """
-    if n_train < 2 or n_test < 1:
-        raise UserError(f"n_train={n_train}, n_test={n_test}: give n_train >= 2 and "
-                        "n_test >= 1")
+    check_sizes(n_train, n_test)
     if size < 3:
         raise UserError(f"--option size={size}: give an image size >= 3")
     rng = np.random.default_rng(seed)

@@ -46,14 +46,9 @@ def ensemble_of(members):
     return model
 
 
-_CLASS = []
-
-
 @register_keras_objects
 def _ensemble_class():
     """The Keras class, defined on first use so that importing mlphys loads no Keras."""
-    if _CLASS:
-        return _CLASS[0]
     import keras
 
     @keras.saving.register_keras_serializable(package="mlphys")
@@ -100,7 +95,6 @@ def _ensemble_class():
                        for m in config.pop("members")]
             return cls(members, **config)
 
-    _CLASS.append(Ensemble)
     return Ensemble
 
 

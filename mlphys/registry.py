@@ -129,10 +129,14 @@ def register_keras_objects(define):
     `keras.saving.register_keras_serializable`. Zoo modules never import Keras at import
     time, so these classes exist only once something calls `define`; mlphys calls every
     declared one (`define_keras_objects`) before it reopens a saved model. Use as a
-    decorator; `define` must be safe to call more than once."""
-    if define not in _KERAS_OBJECTS:
-        _KERAS_OBJECTS.append(define)
-    return define
+    decorator: it returns `define` memoised, so the classes are defined (and registered
+    with Keras, which refuses a name twice) on the first call only, and every later call
+    returns what that first call returned."""
+    import functools
+
+    once = functools.cache(define)
+    _KERAS_OBJECTS.append(once)
+    return once
 
 
 def define_keras_objects():

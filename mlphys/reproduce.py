@@ -84,9 +84,7 @@ def models_with_checks():
 # --- outcomes -------------------------------------------------------------------------
 
 def _fmt(value, digits=6):
-    values = np.ravel(np.asarray(value, dtype=float))
-    text = ", ".join(f"{v:.{digits}g}" for v in values)
-    return text if values.size != 1 else text
+    return ", ".join(f"{v:.{digits}g}" for v in np.ravel(np.asarray(value, dtype=float)))
 
 
 def close_to(obtained, expected, atol=0.0, rtol=0.0, digits=6):

@@ -192,8 +192,8 @@ def train(model_name, dataset=None, params=None, *, dataset_options=None, epochs
     augmentation = _augmentation(augment, augment_engine, data, dataset)
     with placement.scope(), _dtype_policy(precision):
         model, hp = build_model(model_name, data.spec, typed_params, dataset_name=dataset)
-        if replicas > 1:
-            model = _ensemble(model, entry, hp, data.spec, replicas)
+        if replicas > 1:  # the model above was built only to fill `hp`
+            model = _ensemble(entry, hp, data.spec, replicas)
         model = _standardised(model, augmentation, data)
 
     run_dir = new_run_dir(out, model_name, dataset_label(dataset), name=run_name)
@@ -359,7 +359,7 @@ def resume(run_dir, *, quiet=False, data_dir=None):
         model, hp = build_model(config["model"], data.spec, config["hyperparameters"],
                                 dataset_name=config["dataset"])
         if training.get("replicas", 1) > 1:
-            model = _ensemble(model, get_model(config["model"]), hp, data.spec,
+            model = _ensemble(get_model(config["model"]), hp, data.spec,
                               training["replicas"])
         model = _standardised(model, augmentation, data)
     config.update(status="running")
@@ -389,7 +389,7 @@ def _repeating(x, y, weight, batch_size, seed):
     return pipeline.batch(min(batch_size, len(x))).repeat().prefetch(tf.data.AUTOTUNE)
 
 
-def _ensemble(first, entry, hp, spec, replicas):
+def _ensemble(entry, hp, spec, replicas):
     """`replicas` copies of the model (fresh initial weights each), compiled as one.
 
     The members are built afresh, uncompiled: a compiled member would carry an optimizer
@@ -397,7 +397,6 @@ def _ensemble(first, entry, hp, spec, replicas):
     from mlphys.building import compile_for_task
     from mlphys.ensembles import ensemble_of
 
-    del first  # built (and compiled) by build_model only to fill `hp`
     members = [entry.builder(hp, spec) for _ in range(replicas)]
     model = ensemble_of(members)
     compile_for_task(model, hp, spec)

@@ -13,17 +13,16 @@ returns one value per image, so Keras' sample weights and reductions apply as us
 
 s is a smoothing count (1 pixel) that keeps empty classes finite. The classes are
 defined on first use (`segmentation_losses()`), so importing this module loads no Keras;
-the zoo declares that function with `register_keras_objects` so saved runs reopen.
+it is declared with `register_keras_objects` so saved runs reopen.
 """
 
-_CLASSES = {}
+from mlphys.registry import register_keras_objects
 
 
+@register_keras_objects
 def segmentation_losses():
     """{"dice": DiceLoss, "iou": IoULoss, "focal": FocalLoss}, registered with Keras
     under the package "mlphys" (defined on the first call)."""
-    if _CLASSES:
-        return _CLASSES
     import keras
     from keras import ops
 
@@ -101,5 +100,4 @@ def segmentation_losses():
         def get_config(self):
             return {**super().get_config(), "alpha": self.alpha, "gamma": self.gamma}
 
-    _CLASSES.update(dice=DiceLoss, iou=IoULoss, focal=FocalLoss)
-    return _CLASSES
+    return {"dice": DiceLoss, "iou": IoULoss, "focal": FocalLoss}

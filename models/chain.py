@@ -24,7 +24,6 @@ from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import Outcome, all_of, at_most, close_to, register_check
 
 COURSE = {"spring_constant": 5.0, "rest_length": 0.8, "weight": 0.1}
-_CLASSES = {}
 
 
 def chain_energy(heights, spring_constant=5.0, rest_length=0.8, weight=0.1):
@@ -67,8 +66,6 @@ def chain_equilibrium(n_masses=20, steps=5000, learning_rate=0.2, **constants):
 @register_keras_objects
 def _define():
     """The Keras classes of this module, defined on first use. Returns {name: class}."""
-    if _CLASSES:
-        return _CLASSES
     import keras
     import tensorflow as tf
     from keras import ops
@@ -146,8 +143,7 @@ def _define():
                     "spring_constant": self.spring_constant,
                     "rest_length": self.rest_length, "weight": self.weight}
 
-    _CLASSES.update(ChainHeights=ChainHeights, SpringChain=SpringChain)
-    return _CLASSES
+    return {"ChainHeights": ChainHeights, "SpringChain": SpringChain}
 
 
 def _chain_score(model, dataset, split):

@@ -18,15 +18,11 @@ from mlphys.errors import UserError
 from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import all_of, at_least, at_most, equal, register_check
 
-_CLASSES = {}
-
 
 @register_keras_objects
 def _define():
     """The VAE and GAN Keras classes (defined on first use: importing the zoo loads no
     Keras). Returns {name: class}."""
-    if _CLASSES:
-        return _CLASSES
     import keras
     import tensorflow as tf
     from keras import ops
@@ -264,8 +260,7 @@ def _define():
             discriminator = keras.saving.deserialize_keras_object(config.pop("discriminator"))
             return cls(generator, discriminator, **config)
 
-    _CLASSES.update(VAE=VAE, GAN=GAN)
-    return _CLASSES
+    return {"VAE": VAE, "GAN": GAN}
 
 
 def _quarter(spec, model):

@@ -27,14 +27,10 @@ import numpy as np
 from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import all_of, at_least, close_to, register_check
 
-_CLASSES = {}
-
 
 @register_keras_objects
 def _define():
     """The Keras classes of this module, defined on first use. Returns {name: class}."""
-    if _CLASSES:
-        return _CLASSES
     import keras
     from keras import ops
 
@@ -64,8 +60,7 @@ def _define():
             return {**super().get_config(), "small_x_exponent": self.small_x_exponent,
                     "large_x_exponent": self.large_x_exponent}
 
-    _CLASSES.update(LogX=LogX, Preprocessing=Preprocessing)
-    return _CLASSES
+    return {"LogX": LogX, "Preprocessing": Preprocessing}
 
 
 def band(model, x):

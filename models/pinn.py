@@ -24,15 +24,12 @@ from mlphys.reproduce import Outcome, close_to, equal, register_check
 
 PDE_COLUMNS = 8  # x, t, role, then the 5 coefficients (mlphys.data.pdes.COLUMNS)
 COLLOCATION, CONDITION, EVALUATION = 0, 1, 2
-_CLASSES = {}
 
 
 @register_keras_objects
 def _define():
     """The Keras classes of this module, defined on first use (importing the zoo loads no
     Keras). Returns {name: class}."""
-    if _CLASSES:
-        return _CLASSES
     import keras
     import tensorflow as tf
 
@@ -166,9 +163,8 @@ def _define():
             network = keras.saving.deserialize_keras_object(config.pop("network"))
             return cls(network, **config)
 
-    _CLASSES.update(RandomFourierFeatures=RandomFourierFeatures,
-                    PhysicsInformedNetwork=PhysicsInformedNetwork)
-    return _CLASSES
+    return {"RandomFourierFeatures": RandomFourierFeatures,
+            "PhysicsInformedNetwork": PhysicsInformedNetwork}
 
 
 _COMPILED_FIELDS = []  # (model, its `fields` as one tf.function): the last model used

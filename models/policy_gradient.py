@@ -23,15 +23,11 @@ WALL, CHEST, ROBOT = 0, 1, 2          # the channels of a state (data/maze.py)
 MOVES = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]   # stay, up, down, left, right
 ACTIONS = len(MOVES)
 
-_CLASSES = {}
-
 
 @register_keras_objects
 def keras_objects():
     """The policy-gradient model and the tabular policy's input layer (defined on first
     use: importing this module loads no Keras)."""
-    if _CLASSES:
-        return _CLASSES
     import keras
     import tensorflow as tf
 
@@ -173,8 +169,7 @@ def keras_objects():
             policy = keras.saving.deserialize_keras_object(config.pop("policy"))
             return cls(policy, **config)
 
-    _CLASSES.update(RobotPosition=RobotPosition, PolicyGradient=PolicyGradient)
-    return _CLASSES
+    return {"RobotPosition": RobotPosition, "PolicyGradient": PolicyGradient}
 
 
 def score_policy(model, dataset, split="test"):

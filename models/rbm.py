@@ -17,14 +17,10 @@ from mlphys.errors import UserError
 from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import Outcome, all_of, at_most, register_check
 
-_CLASSES = {}
-
 
 @register_keras_objects
 def keras_objects():
     """The RBM model class (defined on first use: importing this module loads no Keras)."""
-    if _CLASSES:
-        return _CLASSES
     import keras
     import tensorflow as tf
 
@@ -112,8 +108,7 @@ def keras_objects():
                     "hidden": self.hidden, "cd_steps": self.cd_steps,
                     "threshold": self.threshold}
 
-    _CLASSES["RBM"] = RBM
-    return _CLASSES
+    return {"RBM": RBM}
 
 
 def _binarised(model, images):

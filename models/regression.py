@@ -13,8 +13,6 @@ from mlphys.errors import UserError
 from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import all_of, at_least, at_most, close_to, equal, register_check
 
-_CLASSES = {}
-
 
 def _one_input(spec, name):
     if tuple(spec.input_shape) != (1,) or spec.num_outputs != 1:
@@ -78,8 +76,6 @@ def _linreg_converges(ctx):
 def _polynomial_classes():
     """PolynomialFeatures, LeastSquaresFit and RidgePenalty, defined on first use (Keras
     is imported lazily so that `mlphys list` and `info` never load TensorFlow)."""
-    if "features" in _CLASSES:
-        return _CLASSES["features"], _CLASSES["lstsq"], _CLASSES["ridge"]
     import keras
     from keras import ops
 
@@ -179,7 +175,6 @@ def _polynomial_classes():
         def __call__(self, x):
             return ops.cast(super().__call__(x), "float32")
 
-    _CLASSES.update(features=PolynomialFeatures, lstsq=LeastSquaresFit, ridge=RidgePenalty)
     return PolynomialFeatures, LeastSquaresFit, RidgePenalty
 
 
@@ -306,8 +301,6 @@ def _polyreg_ridge(ctx):
 
 @register_keras_objects
 def _lorentzian_class():
-    if "lorentzian" in _CLASSES:
-        return _CLASSES["lorentzian"]
     import keras
 
     @keras.saving.register_keras_serializable(package="mlphys")
@@ -332,7 +325,6 @@ def _lorentzian_class():
         def get_config(self):
             return {**super().get_config(), "initial": list(self.initial)}
 
-    _CLASSES["lorentzian"] = LorentzianPeak
     return LorentzianPeak
 
 

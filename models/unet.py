@@ -2,10 +2,8 @@
 
 from mlphys.errors import UserError
 from mlphys.models._losses import segmentation_losses
-from mlphys.registry import register_keras_objects, register_model
+from mlphys.registry import register_model
 from mlphys.reproduce import all_of, at_least, equal, register_check
-
-register_keras_objects(segmentation_losses)  # saved runs compiled with Dice/IoU/focal reopen
 
 
 def _segmentation_loss(name, alpha, gamma):
