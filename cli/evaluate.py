@@ -39,7 +39,7 @@ def evaluate(run, dataset, options, split, checkpoint, batch_size, data_dir, mod
     click.echo(f"{result['model_file']} on {result['dataset']} ({result['split']} split, "
                f"{result['samples']} samples)")
     if "std" in result:
-        from mlphys.repeats import format_mean_std
+        from mlphys.spread import format_mean_std
 
         click.echo(f"mean +- standard deviation over {result['repeats']} seeds:")
         output.table([(k, format_mean_std(v, result["std"][k]))

@@ -36,3 +36,82 @@ data_dir = click.option("--data-dir", type=click.Path(file_okay=False),
                         help="Where downloadable datasets are looked for first.")
 models_from = click.option("--models-from", metavar="FILE_OR_MODULE",
                            help="Python file or module that registers more models.")
+
+
+# --- the training options of `train` and `tune`: one flag per RunConfig field ----------
+
+def training_options(command):
+    """Add the options every training command takes (`train`, `tune`), with one spelling
+    and meaning; `run_config` turns their values into a `RunConfig`."""
+    from mlphys.runconfig import AUGMENT_ENGINES, LR_SCHEDULES, PRECISIONS, STRATEGIES
+
+    flags = [
+        dataset, option, param, epochs, batch_size, seed,
+        click.option("--val-split", type=float, default=0.1, show_default=True,
+                     help="Fraction of the training data held out for validation (when "
+                     "the dataset has no validation split)."),
+        click.option("--patience", type=click.IntRange(min=1),
+                     help="Stop after this many epochs without a better validation loss."),
+        click.option("--target", metavar="COLUMN",
+                     help="Label column of a CSV file [default: the last]."),
+        click.option("--augment", metavar="PRESET_OR_FILE", help="Augment the training "
+                     "images: mlmm, dihedral, periodic, or a .json/.yaml file of "
+                     "ImageDataGenerator arguments (see 'mlphys augment')."),
+        click.option("--augment-engine", type=click.Choice(AUGMENT_ENGINES),
+                     default="generator", show_default=True,
+                     help="ImageDataGenerator.flow, or Keras preprocessing layers in "
+                     "tf.data."),
+        click.option("--stream", is_flag=True, help="Read an image folder batch by batch "
+                     "from disk instead of loading it into memory (automatic above 2 GiB "
+                     "of pixels)."),
+        click.option("--precision", type=click.Choice(PRECISIONS), default="float32",
+                     show_default=True, help="Keras dtype policy; mixed precision speeds "
+                     "up GPUs with tensor cores."),
+        click.option("--distribute", type=click.Choice(STRATEGIES), default="none",
+                     show_default=True, help="tf.distribute strategy: mirrored uses all "
+                     "local GPUs (--batch-size is per replica); multiworker is refused "
+                     "until Keras 3 supports it."),
+        click.option("--replicas", type=int, default=1, show_default=True,
+                     help="Train an ensemble of N copies, each on its own Monte Carlo "
+                     "replica of the targets (fluctuated within the dataset's "
+                     "uncertainties); the model predicts their mean."),
+        click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default="constant",
+                     show_default=True, help="Learning rate over the run: constant, cosine "
+                     "decay to 0 over the epochs, or halved after 2 epochs without a "
+                     "better validation loss (plateau)."),
+        data_dir, models_from,
+    ]
+    for flag in reversed(flags):
+        command = flag(command)
+    return command
+
+
+def run_config(model, values):
+    """The `RunConfig` of a training command's option values (click's keyword arguments):
+    every value whose name is a field of `RunConfig` goes to that field, so a new
+    training option is one field there plus one flag above."""
+    import shlex
+    import sys
+    from dataclasses import fields
+    from pathlib import Path
+
+    from mlphys.errors import UserError
+    from mlphys.hparams import parse_assignments
+    from mlphys.runconfig import RunConfig
+
+    dataset_options = parse_assignments(values["options"], "--option")
+    if values.get("target"):
+        dataset_options["target"] = values["target"]
+    if values.get("stream"):
+        dataset = values["dataset"]
+        if not dataset or not Path(dataset).is_dir():
+            raise UserError(f"--stream reads image folders from disk; '{dataset or model}' "
+                            "is not one (registered datasets and .npz/.csv files are loaded "
+                            "into memory)")
+        dataset_options["stream"] = "true"
+    chosen = {f.name for f in fields(RunConfig)} - {"model", "dataset_options", "params",
+                                                   "command", "state"}
+    return RunConfig(model=model, dataset_options=dataset_options,
+                     params=parse_assignments(values["params"], "--param"),
+                     command=shlex.join(["mlphys", *sys.argv[1:]]),
+                     **{k: v for k, v in values.items() if k in chosen})

@@ -1,31 +1,23 @@
 """`mlphys tune MODEL --dataset D --tuner grid|random|bayesian|hyperband`."""
 
-import shlex
-import sys
-
 import click
 
 from mlphys.cli import options, output
-
-TUNERS = ("grid", "random", "bayesian", "hyperband")  # mlphys.tuning.TUNERS, without its import
+from mlphys.search_config import TUNERS
 
 
 @click.command()
 @click.argument("model", required=False, shell_complete=options.complete_models)
-@options.dataset
-@options.option
+@options.training_options
 @click.option("--tuner", "-t", default="random", show_default=True, metavar="NAME",
               help=f"Search strategy: {', '.join(TUNERS)}.")
 @click.option("--space", "-s", "spaces", multiple=True, metavar="NAME=SPEC",
               help="Search NAME over a list a,b,c or a range int:LO:HI[:STEP], "
               "float:LO:HI[:STEP], log:LO:HI[:FACTOR] (repeatable).")
-@options.param
 @click.option("--max-trials", type=int, help="Number of configurations to try "
               "[default: 10; grid: all of its points].")
-@options.epochs
 @click.option("--max-epochs", type=int, help="Hyperband: epochs of the longest trial "
               "[default: the model's epochs].")
-@options.batch_size
 @click.option("--objective", metavar="METRIC", help="Logged metric to optimise, e.g. "
               "val_accuracy [default: val_loss].")
 @click.option("--direction", type=click.Choice(["min", "max"]),
@@ -33,7 +25,6 @@ TUNERS = ("grid", "random", "bayesian", "hyperband")  # mlphys.tuning.TUNERS, wi
 @click.option("--repeats", "--executions", "repeats", type=int, default=1,
               show_default=True, help="Train each configuration with this many seeds; the "
               "table shows their mean and standard deviation.")
-@options.seed
 @click.option("--isolate", is_flag=True, help="Run each trial in its own process (memory "
               "cannot grow across trials; costs a TensorFlow import per trial).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
@@ -44,20 +35,17 @@ TUNERS = ("grid", "random", "bayesian", "hyperband")  # mlphys.tuning.TUNERS, wi
               "address.")
 @click.option("--worker-id", type=int, metavar="N", help="Number of this worker (0, 1, ...).")
 @options.out
-@click.option("--val-split", type=float, default=0.1, show_default=True,
-              help="Fraction of the training data held out for validation.")
-@options.data_dir
-@options.models_from
 @click.option("--quiet", "-q", is_flag=True, help="No line per trial.")
 @options.json_output
-def tune(model, dataset, options, tuner, spaces, params, max_trials, epochs, max_epochs,
-         batch_size, objective, direction, repeats, seed, isolate, resume_dir, chief, worker,
-         worker_id, out, val_split, data_dir, models_from, quiet, as_json):
+def tune(model, tuner, spaces, max_trials, max_epochs, objective, direction, repeats,
+         isolate, resume_dir, chief, worker, worker_id, out, quiet, as_json, **values):
     """Search the hyperparameters of MODEL: a table of all trials (trials.csv, trials.png),
     TensorBoard HParams logs and the best configuration as a run folder.
 
     The model's declared hyperparameters are the space; those it does not search by
-    default stay fixed unless --space names them.
+    default stay fixed unless --space names them. Every trial trains exactly what
+    'mlphys train' trains with the same options (augmentation, streams, uncertainties,
+    steps per epoch, replicas, schedules, early stopping).
 
     \b
       mlphys tune mlp -d digits --tuner grid --epochs 3 --space hidden_layers=1,2 \\
@@ -67,15 +55,17 @@ def tune(model, dataset, options, tuner, spaces, params, max_trials, epochs, max
           --space learning_rate=log:1e-4:1e-1 --space units=int:8:256:8
       mlphys tune mlp -d digits --tuner bayesian --objective val_accuracy --repeats 3
       mlphys tune cnn -d fashion_mnist --tuner hyperband --max-epochs 20
+      mlphys tune cnn -d digits --augment mlmm --space filters=16,32 --epochs 5
       mlphys tune --resume saved_models/tune-mlp-digits-20261121-101500
     """
     from mlphys.errors import UserError
     from mlphys.hparams import parse_assignments
 
     if resume_dir:
-        given = [flag for flag, value in (("MODEL", model), ("--dataset", dataset),
-                                          ("--space", spaces), ("--param", params),
-                                          ("--max-trials", max_trials), ("--epochs", epochs),
+        given = [flag for flag, value in (("MODEL", model), ("--dataset", values["dataset"]),
+                                          ("--space", spaces), ("--param", values["params"]),
+                                          ("--max-trials", max_trials),
+                                          ("--epochs", values["epochs"]),
                                           ("--chief", chief), ("--worker", worker))
                  if value]
         if given:
@@ -88,18 +78,14 @@ def tune(model, dataset, options, tuner, spaces, params, max_trials, epochs, max
         if not model:
             raise UserError("give the MODEL to tune (see 'mlphys list models'), or "
                             "--resume DIR")
-        dataset_options = parse_assignments(options, "--option")
         from mlphys.tuning import tune as run_search
 
         result = run_search(
-            model, dataset, tuner=tuner, spaces=parse_assignments(spaces, "--space"),
-            params=parse_assignments(params, "--param"), dataset_options=dataset_options,
-            max_trials=max_trials, epochs=epochs, max_epochs=max_epochs,
-            batch_size=batch_size, objective=objective, direction=direction,
-            repeats=repeats, seed=seed, isolate=isolate, val_split=val_split,
-            data_dir=data_dir, models_from=models_from, out=out, chief=chief,
-            worker=worker, worker_id=worker_id, quiet=quiet or as_json,
-            command=shlex.join(["mlphys", *sys.argv[1:]]))
+            options.run_config(model, values), tuner=tuner,
+            spaces=parse_assignments(spaces, "--space"), max_trials=max_trials,
+            max_epochs=max_epochs, objective=objective, direction=direction,
+            repeats=repeats, isolate=isolate, out=out, chief=chief, worker=worker,
+            worker_id=worker_id, quiet=quiet or as_json)
     if "worker" in result:
         if as_json:
             output.as_json(result)
@@ -116,8 +102,12 @@ def _show(result, as_json):
     from mlphys.tuning_report import fixed_values, printed_columns
 
     table = result.pop("table")
-    settings = json.loads((__import__("pathlib").Path(result["tuning_dir"]) /
-                           "tune.json").read_text())
+    from pathlib import Path
+
+    from mlphys.search_config import SearchConfig
+
+    settings = SearchConfig.from_json(json.loads(
+        (Path(result["tuning_dir"]) / "tune.json").read_text()))
     if as_json:
         result["trials_table"] = json.loads(table.to_json(orient="records"))
         output.as_json(result)

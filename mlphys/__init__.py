@@ -2,8 +2,10 @@
 
     import mlphys
     mlphys.list_models("cnn*")
-    run = mlphys.train("cnn", "digits", epochs=5, seed=1)
-    mlphys.evaluate(run["run_dir"])
+    run = mlphys.train("cnn", "digits", epochs=5, seed=1)   # a Run
+    run.metrics, run.history, run.path
+    mlphys.evaluate(run.path)
+    mlphys.Run.open("saved_models/cnn-digits-20261201-101500").model
 
 Importing mlphys is cheap: TensorFlow is imported only by what builds or runs a model.
 """
@@ -23,13 +25,16 @@ except Exception:  # not installed, e.g. run from a source tree
 
 _LAZY = {  # heavy entry points, imported on first use
     "train": "mlphys.training",
+    "tune": "mlphys.tuning",
+    "Run": "mlphys.run",
+    "RunConfig": "mlphys.runconfig",
     "evaluate": "mlphys.evaluation",
     "build_model": "mlphys.building",
 }
 
-__all__ = ["DataSpec", "Dataset", "UserError", "build_model", "evaluate", "get_model",
-           "list_datasets", "list_models", "load_dataset", "register_dataset",
-           "register_model", "train", "__version__"]
+__all__ = ["DataSpec", "Dataset", "Run", "RunConfig", "UserError", "build_model",
+           "evaluate", "get_model", "list_datasets", "list_models", "load_dataset",
+           "register_dataset", "register_model", "train", "tune", "__version__"]
 
 
 def __getattr__(name):

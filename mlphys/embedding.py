@@ -161,7 +161,6 @@ def embed(run, layer, *, method="tsne", perplexity=20.0, n=1000, split="test", s
     activations) into `out` or a new folder `<run>/embedding/...`; returns a dict with
     the paths, the sizes and the separation of the classes (None without classes).
     """
-    from mlphys.datasets import load_dataset
     from mlphys.saliency import open_run
 
     if method not in METHODS:
@@ -170,18 +169,13 @@ def embed(run, layer, *, method="tsne", perplexity=20.0, n=1000, split="test", s
         raise UserError(f"--n {n}: give at least 3 samples to embed")
     if method == "tsne" and not 0 < perplexity < n:
         raise UserError(f"--perplexity {perplexity}: t-SNE needs 0 < perplexity < --n ({n})")
-    model, config, model_file = open_run(run, checkpoint=checkpoint, models_from=models_from)
+    opened = open_run(run, checkpoint=checkpoint, models_from=models_from)
+    model, model_file = opened.model, opened.model_file
     names = layer_names(model)
     if layer not in names:
         raise unknown_name("layer", layer, names, f"the model's layers are: {', '.join(names)}")
-    dataset_name = dataset or config.get("dataset")
-    if dataset_name is None:
-        raise UserError(f"'{run}' has no config.json beside it to say its dataset: give "
-                        "--dataset")
-    if dataset is None and not options:
-        options = config.get("dataset_options") or {}
-    data = load_dataset(dataset_name, options, data_dir=data_dir,
-                        val_split=config.get("training", {}).get("val_split", 0.1))
+    data = opened.load_data(dataset, options, data_dir=data_dir)
+    dataset_name = dataset or opened.config.dataset
     x, y = data.split(split)
     if len(x) == 0:
         raise UserError(f"the {split} split of '{dataset_name}' is empty; choose another "

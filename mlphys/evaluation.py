@@ -152,55 +152,37 @@ def load_keras_model(path):
 
 def evaluate(run_or_file, dataset=None, options=None, *, split="test", checkpoint="model",
              data_dir=None, models_from=None, batch_size=256):
-    """Score a saved run folder (or a `.keras` file) on a dataset.
+    """Score a saved run folder (or a `.keras` file, or a search's best run) on a dataset.
 
     The dataset and its options default to the run's `config.json`. Returns a dict with
-    the model file, dataset, split, number of samples and the metrics.
+    the model file, dataset, split, number of samples and the metrics. A `--repeats`
+    folder is scored seed by seed and reported as the mean and standard deviation.
     """
-    from mlphys.datasets import load_dataset
-    from mlphys.registry import load_plugin
-    from mlphys.rundir import read_config
-
-    path = Path(run_or_file)
-    if not path.exists():
-        raise UserError(f"no run folder or model file '{run_or_file}': give a folder made "
-                        "by 'mlphys train' (see saved_models/) or a .keras file")
-    from mlphys.repeats import is_repeats_folder, summarise
-
-    if is_repeats_folder(path):  # `train --repeats N`: every seed's run, then mean +- std
-        runs = [evaluate(run, dataset, options, split=split, checkpoint=checkpoint,
-                         data_dir=data_dir, models_from=models_from, batch_size=batch_size)
-                for run in sorted(path.glob("repeat-*"), key=lambda p: int(p.name[7:]))]
-        summary = summarise([r["metrics"] for r in runs])
-        return {**runs[0], "model_file": f"{path}/repeat-*/{checkpoint}.keras",
-                "repeats": len(runs), "metrics": summary["mean"], "std": summary["std"]}
-    config = {}
-    if path.is_dir():
-        config = read_config(path)
-        if checkpoint not in ("model", "best"):
-            raise UserError(f"--checkpoint {checkpoint}: choose model or best")
-        model_file = path / f"{checkpoint}.keras"
-    else:
-        model_file = path
-        if (path.parent / "config.json").exists():
-            config = read_config(path.parent)
-    for plugin in filter(None, [config.get("models_from"), models_from]):
-        load_plugin(plugin)
-    if dataset is None:
-        if not config:
-            raise UserError(f"'{run_or_file}' has no config.json beside it to say its "
-                            "dataset: give --dataset")
-        dataset = config["dataset"]
-        if not options:
-            options = config.get("dataset_options", {})
-    model = load_keras_model(model_file)
-    data = load_dataset(dataset, options, data_dir=data_dir,
-                        val_split=config.get("training", {}).get("val_split", 0.1))
     from mlphys.registry import get_model, list_models
+    from mlphys.run import Run, is_repeats_folder
 
-    own_score = config.get("model") in list_models() and get_model(config["model"]).score
-    check_model_fits_data(model, data.spec, dataset, outputs_are_classes=not own_score)
-    metrics, _ = score_entry(model, data, split, config.get("model"), batch_size)
-    return {"model_file": str(model_file), "dataset": dataset,
+    if is_repeats_folder(run_or_file):
+        return _evaluate_repeats(Path(run_or_file), dataset, options, split=split,
+                                 checkpoint=checkpoint, data_dir=data_dir,
+                                 models_from=models_from, batch_size=batch_size)
+    run = Run.open(run_or_file, checkpoint=checkpoint, models_from=models_from)
+    model_name = run.config.model if run.config else None
+    data = run.load_data(dataset, options, data_dir=data_dir)
+    model = run.model
+    own_score = model_name in list_models() and get_model(model_name).score
+    check_model_fits_data(model, data.spec, data.name, outputs_are_classes=not own_score)
+    metrics, _ = score_entry(model, data, split, model_name, batch_size)
+    return {"model_file": str(run.model_file), "dataset": dataset or run.config.dataset,
             "dataset_options": data.options, "split": split,
             "samples": int(len(data.split(split)[1])), "metrics": metrics}
+
+
+def _evaluate_repeats(folder, dataset, options, **settings):
+    """Every seed's run of a `--repeats` folder, then mean +- std of each metric."""
+    from mlphys.spread import summarise
+
+    runs = [evaluate(run, dataset, options, **settings)
+            for run in sorted(folder.glob("repeat-*"), key=lambda p: int(p.name[7:]))]
+    summary = summarise([r["metrics"] for r in runs])
+    return {**runs[0], "model_file": f"{folder}/repeat-*/{settings['checkpoint']}.keras",
+            "repeats": len(runs), "metrics": summary["mean"], "std": summary["std"]}

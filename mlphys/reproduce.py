@@ -120,12 +120,13 @@ def all_of(*outcomes, joiner="; "):
 # --- what a check can do --------------------------------------------------------------
 
 class TrainedRun:
-    """A finished `mlphys.train` run: its summary, folder, test metrics and model."""
+    """A finished `mlphys.train` run (`result`, a `Run`): its folder, test metrics, the
+    model reopened from model.keras and its data."""
 
     def __init__(self, result, context, dataset, options):
         self.result = result
-        self.run_dir = Path(result["run_dir"])
-        self.metrics = result["metrics"]
+        self.run_dir = Path(result.path)
+        self.metrics = result.metrics
         self._context, self._dataset, self._options = context, dataset, options
         self._model = self._data = None
 
@@ -141,10 +142,8 @@ class TrainedRun:
     @property
     def data(self):
         if self._data is None:
-            import json
-
-            config = json.loads((self.run_dir / "config.json").read_text())
-            self._data = self._context.load(config["dataset"], config["dataset_options"])
+            config = self.result.config
+            self._data = self._context.load(config.dataset, config.dataset_options)
         return self._data
 
     def history(self):

@@ -54,32 +54,16 @@ def expand_methods(method):
 # --- the model --------------------------------------------------------------------------
 
 def open_run(run, *, checkpoint="model", models_from=None):
-    """(model, config, model_file) of a run folder made by `mlphys train`, or a .keras file
-    (with the config.json beside it, if any)."""
-    from mlphys.evaluation import load_keras_model
-    from mlphys.registry import load_plugin
-    from mlphys.rundir import read_config
+    """The `Run` of a run folder made by `mlphys train`, or of a .keras file, whose model
+    has the one input and one output that saliency maps need."""
+    from mlphys.run import Run
 
-    path = Path(run)
-    if not path.exists():
-        raise UserError(f"no run folder or model file '{run}': give a folder made by "
-                        "'mlphys train' (see saved_models/) or a .keras file")
-    if path.is_dir():
-        model_file = path / f"{checkpoint}.keras"
-        if not model_file.is_file():
-            raise UserError(f"'{run}' has no {checkpoint}.keras: give a run folder made by "
-                            "'mlphys train' whose training finished")
-        config = read_config(path)
-    else:
-        model_file = path
-        config = read_config(path.parent) if (path.parent / "config.json").exists() else {}
-    for plugin in filter(None, [config.get("models_from"), models_from]):
-        load_plugin(plugin)
-    model = load_keras_model(model_file)
+    opened = Run.open(run, checkpoint=checkpoint, models_from=models_from)
+    model = opened.model
     if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise UserError(f"'{model_file}' has {len(model.inputs)} inputs and "
+        raise UserError(f"'{opened.model_file}' has {len(model.inputs)} inputs and "
                         f"{len(model.outputs)} outputs; saliency maps need one of each")
-    return model, config, model_file
+    return opened
 
 
 def output_kind(model):
@@ -424,7 +408,6 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
     the paths, the inputs explained, per-input statistics of each map, the sanity check
     and the time each part took.
     """
-    from mlphys.datasets import load_dataset
     from mlphys.rundir import write_json
     from mlphys.saliency_plots import plot_actmax, plot_maps, plot_sanity
 
@@ -436,7 +419,8 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
         np.random.seed(seed)   # SmoothGrad's noise is drawn with NumPy's global generator
     timings = {}
     start = time.perf_counter()
-    model, config, model_file = open_run(run, checkpoint=checkpoint, models_from=models_from)
+    opened = open_run(run, checkpoint=checkpoint, models_from=models_from)
+    model, config, model_file = opened.model, opened.config, opened.model_file
     timings["load_model"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -444,7 +428,7 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
     kind = output_kind(model)
     num_outputs = model.output_shape[-1]
     class_names = None
-    spec = config.get("data", {}).get("spec") or {}
+    spec = (config.state.data.get("spec") if config else None) or {}
     if spec.get("class_names"):
         class_names = list(spec["class_names"])
     if class_index is not None or output_index is not None:
@@ -459,7 +443,7 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
     if layer_name is None:
         skipped.update({m: "the model has no convolution layer" for m in methods
                         if m in CAM_METHODS})
-    dataset_name = dataset or config.get("dataset")
+    dataset_name = dataset or (config.dataset if config else None)
     if images:
         x = image_file_inputs(images, input_shape)
         true, ids = None, [Path(f).name for f in images]
@@ -470,10 +454,7 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
         if dataset_name is None:
             raise UserError(f"'{run}' has no config.json beside it to say its dataset: give "
                             "--dataset or image files with --images")
-        if dataset is None and not options:   # the run's own dataset and options
-            options = config.get("dataset_options") or {}
-        data = load_dataset(dataset_name, options, data_dir=data_dir,
-                            val_split=config.get("training", {}).get("val_split", 0.1))
+        data = opened.load_data(dataset, options, data_dir=data_dir)
         if tuple(data.spec.input_shape) != input_shape:
             raise UserError(f"the model takes inputs of shape {input_shape} but "
                             f"'{dataset_name}' has samples of shape "

@@ -131,30 +131,22 @@ def sample(run_or_file, n=64, class_index=None, out=None, seed=0, models_from=No
     `samples-seed{S}[-class{K}].png` and `.npz` (images, z, labels) into `out` (default:
     the run folder). `class_index` may also be a class name; `models_from` a plugin
     that defines the model. Returns the paths written."""
-    from mlphys.evaluation import load_keras_model
-    from mlphys.registry import load_plugin
-    from mlphys.rundir import read_config
+    from mlphys.run import Run
 
-    path = Path(run_or_file)
-    if not path.exists():
-        raise UserError(f"no run folder or model file '{run_or_file}': give a folder made "
-                        "by 'mlphys train' or a .keras file")
-    folder = path if path.is_dir() else path.parent
-    config = read_config(folder) if (folder / "config.json").exists() else {}
-    for plugin in filter(None, [config.get("models_from"), models_from]):
-        load_plugin(plugin)
-    model = load_keras_model(path / "model.keras" if path.is_dir() else path)
+    run = Run.open(run_or_file, models_from=models_from)
+    model, config = run.model, run.config
     if not can_sample(model):
-        what = f"a '{config['model']}' model" if config.get("model") else "a model"
+        what = f"a '{config.model}' model" if config else "a model"
         raise UserError(f"'{run_or_file}' holds {what}, which cannot draw samples: "
                         "'mlphys sample' needs a generative model (a VAE or a GAN)")
-    names = (config.get("data", {}).get("spec", {}).get("class_names") or None)
+    names = (config.state.data.get("spec", {}).get("class_names") if config else None) or None
+    folder = run.path
     if isinstance(class_index, str):
         class_index = _class_index(class_index, names)
     out = Path(out) if out else folder
     out.mkdir(parents=True, exist_ok=True)
     stem = f"samples-seed{seed}" + (f"-class{class_index}" if class_index is not None else "")
-    title = f"{config.get('model', path.stem)}: samples, seed {seed}"
+    title = f"{run.name}: samples, seed {seed}"
     if class_index is not None:
         named = names and 0 <= class_index < len(names)
         title += f", class {names[class_index] if named else class_index}"

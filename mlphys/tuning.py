@@ -1,8 +1,8 @@
 """Hyperparameter search on any registry model, with KerasTuner as the search engine.
 
-    mlphys.tune("mlp", "digits", tuner="grid", epochs=3,
-                spaces={"hidden_layers": "1,2", "units": "10,20,30",
-                        "learning_rate": "1e-3,1e-2,1e-1", "activation": "relu,tanh"})
+    tune(RunConfig(model="mlp", dataset="digits", epochs=3), tuner="grid",
+         spaces={"hidden_layers": "1,2", "units": "10,20,30",
+                 "learning_rate": "1e-3,1e-2,1e-1", "activation": "relu,tanh"})
 
 is what `mlphys tune mlp -d digits --tuner grid --epochs 3 --space ...` runs: the course's
 grid of 36 candidates (MLMM 7.12). KerasTuner's oracles propose the configurations
@@ -19,20 +19,18 @@ configuration as a normal run folder.
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import keras_tuner
 
 from mlphys.errors import UserError
-from mlphys.trial import CHECKPOINT, run_trial, trial_seeds
+from mlphys.search_config import SearchConfig, check_direction, search_config
+from mlphys.trial import CHECKPOINT, TrialPlan, run_trial
 
-TUNERS = ("grid", "random", "bayesian", "hyperband")
-MAX_GRID = 200  # larger grids need an explicit --max-trials
-DEFAULT_TRIALS = 10  # random and Bayesian search, as KerasTuner
 MAX_FAILURES_IN_A_ROW = 5  # a search whose trials all fail stops early
 
 
@@ -59,15 +57,15 @@ class _ResumableGridOracle(keras_tuner.oracles.GridSearchOracle):
 class _Builder(keras_tuner.HyperModel):
     """The registry builder as a KerasTuner hypermodel (compiled like `mlphys train`)."""
 
-    def __init__(self, model_name, spec, dataset_name):
+    def __init__(self, search, spec):
         super().__init__()
-        self.model_name, self.spec, self.dataset_name = model_name, spec, dataset_name
+        self.search_config, self.spec = search, spec
 
     def build(self, hp):
         from mlphys.building import build_model
 
-        model, _ = build_model(self.model_name, self.spec, hp=hp,
-                               dataset_name=self.dataset_name)
+        model, _ = build_model(self.search_config.run.model, self.spec, hp=hp,
+                               dataset_name=self.search_config.run.dataset)
         return model
 
 
@@ -78,51 +76,46 @@ class _MissingObjective(keras_tuner.errors.FatalError):
 class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):
     """Runs each trial with `mlphys.trial`, in this process or in a fresh one (isolate)."""
 
-    def __init__(self, oracle, hypermodel, settings, data, **kwargs):
-        self.settings, self.data = settings, data
+    def __init__(self, oracle, hypermodel, search, data, **kwargs):
+        self.search_config, self.data = search, data
         super().__init__(oracle, hypermodel, **kwargs)
 
     def run_trial(self, trial, *args, **kwargs):
-        settings = self._trial_settings(trial)
-        trial_dir = Path(settings["trial_dir"])
-        if self.settings["isolate"]:
-            result = self._run_isolated(settings, trial_dir)
+        plan = self._plan(trial)
+        if self.search_config.isolate:
+            result = self._run_isolated(plan, Path(plan.trial_dir))
         else:
-            result = run_trial(settings, self.data)
+            result = run_trial(plan, self.data)
         if result["status"] == "fatal":
             raise _MissingObjective(result["reason"])
         if result["status"] == "failed":
             raise keras_tuner.errors.FailedTrialError(result["reason"])
-        objective = self.settings["objective"]
+        objective = self.search_config.objective
         self._report(trial, result)
         return {objective: result["objective"], f"{objective}_std": result["std"],
                 "epochs": result["epochs"], "seconds": result["seconds"]}
 
-    def _trial_settings(self, trial):
-        s = self.settings
+    def _plan(self, trial):
+        """The trial's `TrialPlan`: the search's run with this trial's values and budget."""
         hp = trial.hyperparameters
-        epochs, initial_epoch, warm_start = s["epochs"], 0, None
+        run, initial_epoch, warm_start = self.search_config.run, 0, None
         if "tuner/epochs" in hp.values:  # Hyperband's budget for this trial
-            epochs, initial_epoch = hp.values["tuner/epochs"], hp.values["tuner/initial_epoch"]
+            run = replace(run, epochs=hp.values["tuner/epochs"])
+            initial_epoch = hp.values["tuner/initial_epoch"]
             if hp.values.get("tuner/trial_id"):
                 warm_start = str(Path(self.get_trial_dir(hp.values["tuner/trial_id"]))
                                  / CHECKPOINT)
-        return {
-            "model": s["model"], "models_from": s["models_from"], "dataset": s["dataset"],
-            "dataset_options": s["dataset_options"], "val_split": s["val_split"],
-            "data_dir": s["data_dir"], "hyperparameters": hp.get_config(),
-            "epochs": epochs, "initial_epoch": initial_epoch, "warm_start": warm_start,
-            "batch_size": s["batch_size"], "seeds": trial_seeds(s["seed"], s["repeats"]),
-            "objective": s["objective"], "direction": s["direction"],
-            "trial_id": trial.trial_id, "trial_dir": self.get_trial_dir(trial.trial_id),
-            "log_dir": str(Path(self.directory) / "logs" / f"trial_{trial.trial_id}"),
-            "worker": self.tuner_id,
-        }
+        return TrialPlan(
+            run=run, hyperparameters=hp.get_config(), seeds=self.search_config.seeds,
+            objective=self.search_config.objective, direction=self.search_config.direction,
+            trial_id=trial.trial_id, trial_dir=self.get_trial_dir(trial.trial_id),
+            log_dir=str(Path(self.directory) / "logs" / f"trial_{trial.trial_id}"),
+            initial_epoch=initial_epoch, warm_start=warm_start, worker=self.tuner_id)
 
-    def _run_isolated(self, settings, trial_dir):
+    def _run_isolated(self, plan, trial_dir):
         """The trial in a fresh Python process; a crash or a kill is a failed trial."""
         settings_file = trial_dir / "settings.json"
-        settings_file.write_text(json.dumps(settings))
+        settings_file.write_text(json.dumps(plan.to_dict()))
         (trial_dir / "result.json").unlink(missing_ok=True)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
         done = subprocess.run([sys.executable, "-m", "mlphys.trial", str(settings_file)],
@@ -142,18 +135,17 @@ class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):
         return json.loads((trial_dir / "result.json").read_text())
 
     def _report(self, trial, result):
-        if self.settings["quiet"]:
+        if self.search_config.quiet:
             return
-        searched = self.settings["searched"]
         values = " ".join(f"{k}={v}" for k, v in trial.hyperparameters.values.items()
-                          if k in searched)
-        spread = f" ± {result['std']:.4f}" if self.settings["repeats"] > 1 else ""
-        print(f"trial {trial.trial_id}: {values}  {self.settings['objective']} "
+                          if k in self.search_config.searched)
+        spread = f" ± {result['std']:.4f}" if self.search_config.repeats > 1 else ""
+        print(f"trial {trial.trial_id}: {values}  {self.search_config.objective} "
               f"{result['objective']:.4f}{spread}  ({result['epochs']} epochs, "
               f"{result['seconds']:.1f} s)", flush=True)
 
     def on_trial_end(self, trial):
-        if trial.status != "COMPLETED" and not self.settings["quiet"]:
+        if trial.status != "COMPLETED" and not self.search_config.quiet:
             from mlphys.tuning_report import failure_reason
 
             print(f"trial {trial.trial_id} failed: {failure_reason(trial.message)}",
@@ -161,21 +153,18 @@ class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):
         super().on_trial_end(trial)
 
 
-def _oracle(settings, hyperparameters):
-    common = dict(objective=keras_tuner.Objective(settings["objective"],
-                                                  settings["direction"]),
+def _oracle(search, hyperparameters):
+    common = dict(objective=keras_tuner.Objective(search.objective, search.direction),
                   hyperparameters=hyperparameters, tune_new_entries=False,
-                  seed=settings["seed"], max_consecutive_failed_trials=MAX_FAILURES_IN_A_ROW)
-    kind = settings["tuner"]
-    if kind == "grid":
-        return _ResumableGridOracle(max_trials=settings["max_trials"], **common)
-    if kind == "random":
-        return keras_tuner.oracles.RandomSearchOracle(max_trials=settings["max_trials"],
-                                                      **common)
-    if kind == "bayesian":
-        return keras_tuner.oracles.BayesianOptimizationOracle(
-            max_trials=settings["max_trials"], **common)
-    return keras_tuner.oracles.HyperbandOracle(max_epochs=settings["max_epochs"], factor=3,
+                  seed=search.run.seed, max_consecutive_failed_trials=MAX_FAILURES_IN_A_ROW)
+    if search.tuner == "grid":
+        return _ResumableGridOracle(max_trials=search.max_trials, **common)
+    if search.tuner == "random":
+        return keras_tuner.oracles.RandomSearchOracle(max_trials=search.max_trials, **common)
+    if search.tuner == "bayesian":
+        return keras_tuner.oracles.BayesianOptimizationOracle(max_trials=search.max_trials,
+                                                              **common)
+    return keras_tuner.oracles.HyperbandOracle(max_epochs=search.max_epochs, factor=3,
                                                **common)
 
 
@@ -183,24 +172,6 @@ def _logged_metrics(spec, has_val):
     """The metrics the engine compiles a model with, as `fit` logs them."""
     names = ["loss", "mae" if spec.task == "regression" else "accuracy"]
     return names + ([f"val_{n}" for n in names] if has_val else [])
-
-
-def _check_grid(space, max_trials):
-    size = space.grid_size()
-    shape = space.describe_grid()
-    if size is None:
-        continuous = [n for n, c in space.grid_counts() if c is None]
-        raise UserError(
-            f"a grid cannot enumerate continuous ranges ({shape}); give their values, e.g. "
-            f"--space {continuous[0]}=a,b,c (or int:LO:HI:STEP, log:LO:HI:FACTOR)")
-    if max_trials is not None and size > max_trials:
-        raise UserError(f"the grid has {size} points ({shape}), more than --max-trials "
-                        f"{max_trials}; narrow it with --space NAME=a,b or raise --max-trials")
-    if max_trials is None and size > MAX_GRID:
-        raise UserError(f"the grid has {size} points ({shape}), more than {MAX_GRID}; "
-                        "narrow it with --space NAME=a,b (e.g. --space units=10,20,30) or "
-                        f"allow it with --max-trials {size}")
-    return size
 
 
 def _check_distribution(chief, worker, worker_id):
@@ -219,113 +190,39 @@ def _check_distribution(chief, worker, worker_id):
     return host, port
 
 
-def settings_for(model_name, dataset=None, *, tuner="random", spaces=None, params=None,
-                 dataset_options=None, max_trials=None, epochs=None, max_epochs=None,
-                 batch_size=None, objective=None, direction=None, repeats=1, seed=None,
-                 isolate=False, val_split=0.1, data_dir=None, models_from=None,
-                 command=None):
-    """Check a search's options (no TensorFlow) and return its settings (`tune.json`)."""
-    from mlphys.building import check_compatible
-    from mlphys.datasets import get_dataset, looks_like_path
-    from mlphys.registry import get_model, load_plugin
-    from mlphys.search_space import build_space, infer_direction
+def tune(run, *, out=None, chief=None, worker=None, worker_id=None, quiet=False,
+         **search_options):
+    """Search hyperparameters for the `RunConfig` `run`; return a summary dict.
 
-    if tuner not in TUNERS:
-        raise UserError(f"unknown tuner '{tuner}': choose one of {', '.join(TUNERS)}")
-    load_plugin(models_from)
-    entry = get_model(model_name)
-    dataset = dataset or entry.dataset
-    if dataset is None:
-        raise UserError(f"model '{model_name}' has no default dataset: give one with "
-                        "--dataset")
-    if looks_like_path(dataset):
-        dataset = str(Path(dataset).resolve()) if Path(dataset).exists() else dataset
-    else:
-        registered = get_dataset(dataset)
-        check_compatible(entry, registered.task, registered.kind, registered.shape, dataset)
-    space = build_space(entry, spaces, params)
-    if not space.searched:
-        raise UserError(f"nothing to search: every hyperparameter of '{model_name}' is "
-                        "fixed; name one with --space NAME=a,b")
-    if max_trials is not None and max_trials < 1:
-        raise UserError(f"--max-trials {max_trials}: give at least 1")
-    if repeats < 1:
-        raise UserError(f"--repeats {repeats}: give at least 1")
-    if tuner == "hyperband":
-        if epochs is not None:
-            raise UserError("hyperband sets each trial's epochs itself: give --max-epochs, "
-                            "not --epochs")
-        if max_trials is not None:
-            raise UserError("hyperband decides the number of trials from --max-epochs: "
-                            "drop --max-trials")
-        max_epochs = entry.epochs if max_epochs is None else max_epochs
-        if max_epochs < 2:
-            raise UserError(f"--max-epochs {max_epochs}: hyperband needs at least 2")
-    elif max_epochs is not None:
-        raise UserError(f"--max-epochs is for --tuner hyperband; the {tuner} tuner trains "
-                        "every trial for --epochs")
-    if tuner == "grid":
-        max_trials = _check_grid(space, max_trials)
-    elif tuner in ("random", "bayesian") and max_trials is None:
-        max_trials = DEFAULT_TRIALS
-    epochs = entry.epochs if epochs is None else epochs
-    batch_size = entry.batch_size if batch_size is None else batch_size
-    if epochs < 1 or batch_size < 1:
-        raise UserError(f"--epochs {epochs} --batch-size {batch_size}: both must be >= 1")
-    objective = objective or ("val_loss" if val_split > 0 else "loss")
-    direction = direction or infer_direction(objective)
-    if direction not in ("min", "max"):
-        raise UserError(f"cannot tell whether '{objective}' is to be minimised or "
-                        "maximised: give --direction min or --direction max")
-    return {
-        "model": model_name, "dataset": dataset, "dataset_options": dataset_options or {},
-        "tuner": tuner, "spaces": dict(spaces or {}), "params": space.fixed,
-        "searched": [d.name for d in space.searched], "max_trials": max_trials,
-        "epochs": epochs, "max_epochs": max_epochs, "batch_size": batch_size,
-        "objective": objective, "direction": direction, "repeats": repeats,
-        "seed": secrets.randbelow(2**31) if seed is None else seed, "isolate": isolate,
-        "val_split": val_split, "data_dir": data_dir,
-        "models_from": str(Path(models_from).resolve()) if models_from and
-        Path(models_from).exists() else models_from,
-        "command": command,
-    }
-
-
-def tune(model_name, dataset=None, *, out=None, chief=None, worker=None, worker_id=None,
-         quiet=False, **options):
-    """Search hyperparameters of `model_name` on `dataset`; return a summary dict.
-
-    options: those of `settings_for` (tuner, spaces, params, max_trials, epochs, ...).
+    search_options: those of `mlphys.search_config.search_config` (tuner, spaces,
+        max_trials, max_epochs, objective, direction, repeats, isolate).
     out: parent of the tuning folder (default `saved_models/`).
     chief / worker: "HOST:PORT" of KerasTuner's chief oracle for a distributed search;
         the chief serves the trials, each worker (`worker_id` 0, 1, ...) runs them. They
         share the tuning folder `<out>/tune-<model>-<dataset>-<PORT>/`.
     """
-    from mlphys.datasets import dataset_label
     from mlphys.rundir import check_writable, new_run_dir, write_json
 
     address = _check_distribution(chief, worker, worker_id)
-    settings = settings_for(model_name, dataset, **options)
-    label = dataset_label(settings["dataset"])
+    search = search_config(run, quiet=quiet, **search_options)
+    model, label = search.run.model, search.run.label
     if address is None:
-        tuning_dir = new_run_dir(out, model_name, label, prefix="tune-")
+        tuning_dir = new_run_dir(out, model, label, prefix="tune-")
     else:
-        tuning_dir = check_writable(out) / f"tune-{model_name}-{label}-{address[1]}"
+        tuning_dir = check_writable(out) / f"tune-{model}-{label}-{address[1]}"
         tuning_dir.mkdir(exist_ok=True)
         os.environ.update(KERASTUNER_ORACLE_IP=address[0], KERASTUNER_ORACLE_PORT=address[1],
                           KERASTUNER_TUNER_ID="chief" if chief else f"tuner{worker_id}")
     settings_file = tuning_dir / "tune.json"
     if address is not None and settings_file.exists():
-        previous = json.loads(settings_file.read_text())
-        same = ("model", "dataset", "tuner", "spaces", "params", "objective", "epochs")
-        if any(previous.get(k) != settings.get(k) for k in same):
+        previous = SearchConfig.from_json(json.loads(settings_file.read_text()))
+        if not search.same_search(previous):
             raise UserError(f"'{tuning_dir}' holds a search with other settings; give "
                             "another --out or port")
-        settings["seed"] = previous["seed"]
+        search.run.seed = previous.run.seed
     if chief or address is None:
-        write_json(settings_file, {**settings, "status": "running",
-                                   "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    return _search(settings, tuning_dir, quiet=quiet, role="chief" if chief else
+        write_json(settings_file, search.to_json())
+    return _search(search, tuning_dir, role="chief" if chief else
                    "worker" if worker else None)
 
 
@@ -338,79 +235,93 @@ def resume(tuning_dir, *, quiet=False, isolate=None):
         raise UserError(f"'{tuning_dir}' is not a tuning folder made by 'mlphys tune' "
                         "(no tune.json and search/oracle.json): give the folder the search "
                         "printed")
-    settings = json.loads(settings_file.read_text())
+    search = SearchConfig.from_json(json.loads(settings_file.read_text()))
+    search.quiet = quiet
     if isolate is not None:
-        settings["isolate"] = isolate
+        search.isolate = isolate
     from mlphys.registry import load_plugin
 
-    load_plugin(settings.get("models_from"))
-    return _search(settings, tuning_dir, quiet=quiet, role=None)
+    load_plugin(search.run.models_from)
+    return _search(search, tuning_dir, role=None)
 
 
-def _search(settings, tuning_dir, *, quiet, role):
+def _search(search, tuning_dir, *, role):
     import keras
 
     from mlphys.datasets import load_dataset
-    from mlphys.rundir import write_json
-    from mlphys.search_space import build_space
     from mlphys.registry import get_model
-    from mlphys.tuning_report import failure_reason, save_best_run, trials_table, write_results
+    from mlphys.search_space import build_space
 
-    data = load_dataset(settings["dataset"], settings["dataset_options"],
-                        val_split=settings["val_split"], data_dir=settings["data_dir"])
-    logged = _logged_metrics(data.spec, len(data.y_val) > 0)
-    if not get_model(settings["model"]).compiles and settings["objective"] not in logged:
-        raise UserError(f"the objective '{settings['objective']}' is never logged: "
-                        f"'{settings['model']}' on this data logs {', '.join(logged)}")
-    entry = get_model(settings["model"])
-    spaces = settings["spaces"]
-    space = build_space(entry, spaces, {k: str(v) for k, v in settings["params"].items()})
-    settings = {**settings, "quiet": quiet}
-    if not quiet and role != "worker":
+    run = search.run
+    data = load_dataset(run.dataset, run.dataset_options, val_split=run.val_split,
+                        data_dir=run.data_dir)
+    has_val = len(data.y_val) > 0
+    if search.objective is None:  # what train's best.keras follows on these data
+        search.objective = "val_loss" if has_val else "loss"
+    search.direction = check_direction(search.objective, search.direction)
+    logged = _logged_metrics(data.spec, has_val)
+    entry = get_model(run.model)
+    if not entry.compiles and search.objective not in logged:
+        raise UserError(f"the objective '{search.objective}' is never logged: "
+                        f"'{run.model}' on this data logs {', '.join(logged)}")
+    space = build_space(entry, search.spaces, run.params)
+    if not search.quiet and role != "worker":
         print(f"tuning folder: {tuning_dir}", flush=True)
-        print(f"{settings['tuner']} search over {space.describe_grid()}; objective "
-              f"{settings['objective']} ({settings['direction']})", flush=True)
-    tuner = SearchTuner(_oracle(settings, space.hyperparameters()),
-                        _Builder(settings["model"], data.spec, settings["dataset"]),
-                        settings, data, directory=str(tuning_dir), project_name="search",
+        print(f"{search.tuner} search over {space.describe_grid()}; objective "
+              f"{search.objective} ({search.direction})", flush=True)
+    tuner = SearchTuner(_oracle(search, space.hyperparameters()), _Builder(search, data.spec),
+                        search, data, directory=str(tuning_dir), project_name="search",
                         overwrite=False)
     keras.backend.clear_session()
+    _run_search(tuner, search, tuning_dir, role)
+    if role == "worker":
+        ran = sorted(p.parent.name.removeprefix("trial_") for p in
+                     (tuning_dir / "search").glob("trial_*/result.json")
+                     if json.loads(p.read_text()).get("worker") == tuner.tuner_id)
+        return {"tuning_dir": str(tuning_dir), "worker": tuner.tuner_id, "trials": ran}
+    return _finish(tuner, search, tuning_dir, data)
+
+
+def _run_search(tuner, search, tuning_dir, role):
+    """`tuner.search()`, with its ways of stopping early turned into one-line errors."""
+    from mlphys.tuning_report import failure_reason, write_results
+
     try:
         tuner.search(verbose=0)
     except _MissingObjective as error:
         raise UserError(str(error)) from None
     except KeyboardInterrupt:
         if role is None:
-            write_results(tuner, settings, tuning_dir)
+            write_results(tuner, search, tuning_dir)
         raise UserError(f"search interrupted; completed trials are kept: continue it with "
                         f"'mlphys tune --resume {tuning_dir}'") from None
     except RuntimeError as error:
         if "consecutive failures" not in str(error):
             raise
         if role is None:
-            write_results(tuner, settings, tuning_dir)
+            write_results(tuner, search, tuning_dir)
         raise UserError(f"{MAX_FAILURES_IN_A_ROW} trials in a row failed, the last with: "
                         f"{failure_reason(str(error))}; see {tuning_dir / 'trials.csv'}"
                         ) from None
-    if role == "worker":
-        ran = sorted(p.parent.name.removeprefix("trial_") for p in
-                     (tuning_dir / "search").glob("trial_*/result.json")
-                     if json.loads(p.read_text()).get("worker") == tuner.tuner_id)
-        return {"tuning_dir": str(tuning_dir), "worker": tuner.tuner_id, "trials": ran}
-    table = write_results(tuner, settings, tuning_dir)
-    best = trials_table(tuner, settings, tuning_dir, completed_only=True)
+
+
+def _finish(tuner, search, tuning_dir, data):
+    """The trials table and plot, the best run folder and the final tune.json."""
+    from mlphys.rundir import write_json
+    from mlphys.tuning_report import save_best_run, trials_table, write_results
+
+    table = write_results(tuner, search, tuning_dir)
+    best = trials_table(tuner, search, tuning_dir, completed_only=True)
     summary = {"tuning_dir": str(tuning_dir), "trials": len(table),
                "completed": len(best), "best": None, "best_run": None}
     if len(best):
         best_row = best.iloc[0]
-        previous = json.loads((tuning_dir / "tune.json").read_text())
-        best_run = previous.get("best_run")
-        if previous.get("best_trial") != best_row["trial"] or not best_run:
-            best_run = str(save_best_run(settings, tuning_dir, best_row["trial"], data))
+        if search.best_trial != best_row["trial"] or not search.best_run:
+            search.best_run = str(save_best_run(search, tuning_dir, best_row["trial"], data))
+            search.best_trial = best_row["trial"]
         summary.update(best={k: best_row[k] for k in best.columns if k != "rank"},
-                       best_run=best_run)
-        write_json(tuning_dir / "tune.json",
-                   {**previous, "status": "finished", "best_trial": best_row["trial"],
-                    "best_run": best_run, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                       best_run=search.best_run)
+    search.status, search.finished = "finished", time.strftime("%Y-%m-%dT%H:%M:%S")
+    write_json(tuning_dir / "tune.json", search.to_json())
     summary["table"] = table
     return summary

@@ -14,7 +14,6 @@ import json
 import math
 import re
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +48,11 @@ def _active_value(hp, name):
         return hp.values[name]
 
 
-def trials_table(tuner, settings, tuning_dir, completed_only=False):
+def trials_table(tuner, search, tuning_dir, completed_only=False):
     """All trials as a pandas DataFrame, best first; failed and unfinished trials last."""
     import pandas as pd
 
-    objective, searched = settings["objective"], settings["searched"]
+    objective, searched = search.objective, search.searched
     rows = []
     workers = set()
     for trial_id, trial in sorted(tuner.oracle.trials.items()):
@@ -67,7 +66,7 @@ def trials_table(tuner, settings, tuning_dir, completed_only=False):
         metric = (lambda name: trial.metrics.get_last_value(name)
                   if trial.metrics.exists(name) else None)
         row[objective] = metric(objective)
-        if settings["repeats"] > 1:
+        if search.repeats > 1:
             row[f"{objective} std"] = metric(f"{objective}_std")
         epochs = metric("epochs")
         row["epochs"] = None if epochs is None else int(epochs)
@@ -92,7 +91,7 @@ def trials_table(tuner, settings, tuning_dir, completed_only=False):
     if not table["reason"].astype(bool).any():
         table = table.drop(columns="reason")
     done = table["status"] == "completed"
-    best_first = table[done].sort_values(objective, ascending=settings["direction"] == "min",
+    best_first = table[done].sort_values(objective, ascending=search.direction == "min",
                                          kind="stable")
     table = pd.concat([best_first, table[~done]])
     table.insert(0, "rank", [*range(1, done.sum() + 1), *([None] * int((~done).sum()))])
@@ -100,22 +99,21 @@ def trials_table(tuner, settings, tuning_dir, completed_only=False):
     return table.reset_index(drop=True)
 
 
-def printed_columns(table, settings):
+def printed_columns(table, search):
     """The columns worth printing: the fixed hyperparameters are in the CSV only."""
-    keep = ["rank", "trial", *settings["searched"], settings["objective"],
-            f"{settings['objective']} std", "epochs", "seconds", "status", "worker", "reason"]
+    keep = ["rank", "trial", *search.searched, search.objective, f"{search.objective} std", "epochs", "seconds", "status", "worker", "reason"]
     return [c for c in keep if c in table.columns]
 
 
-def fixed_values(table, settings):
+def fixed_values(table, search):
     """{name: value} of the hyperparameters that stayed fixed in the search."""
-    printed = set(printed_columns(table, settings))
+    printed = set(printed_columns(table, search))
     return {c: table[c].iloc[0] for c in table.columns if c not in printed}
 
 
-def write_results(tuner, settings, tuning_dir):
+def write_results(tuner, search, tuning_dir):
     """Write trials.csv and trials.png; return the table."""
-    table = trials_table(tuner, settings, tuning_dir)
+    table = trials_table(tuner, search, tuning_dir)
     tuning_dir = Path(tuning_dir)
     table.to_csv(tuning_dir / "trials.csv", index=False)
     space = tuner.oracle.get_space()
@@ -124,10 +122,9 @@ def write_results(tuner, settings, tuning_dir):
              if hasattr(hp, "values") and not hasattr(hp, "min_value")}
     done = table[table["status"] == "completed"] if not table.empty else table
     if len(done):
-        plot_trials(done, settings["searched"], settings["objective"], log_axes, order,
+        plot_trials(done, search.searched, search.objective, log_axes, order,
                     tuning_dir / "trials.png",
-                    f"{settings['tuner']} search: {settings['model']} on "
-                    f"{Path(settings['dataset']).name}")
+                    f"{search.tuner} search: {search.run.model} on {search.run.label}")
     return table
 
 
@@ -193,59 +190,37 @@ def plot_trials(table, searched, objective, log_axes, order, path, title):
     figure.savefig(path, dpi=100)
 
 
-def save_best_run(settings, tuning_dir, trial_id, data):
-    """The best trial's checkpoint as a run folder `tuning_dir/best-<model>-<dataset>-<time>/`."""
-    import keras
-    import pandas as pd
+def save_best_run(search, tuning_dir, trial_id, data):
+    """The best trial as a run folder `tuning_dir/best-<model>-<dataset>-<time>/`: its
+    checkpoint (best epoch of the best seed) in the trial's model, reported by the same
+    `report` as every `mlphys train` run (the entry's own score, curves, figures)."""
+    from dataclasses import replace
 
-    from mlphys.building import build_model
-    from mlphys.datasets import dataset_label
-    from mlphys.evaluation import score
-    from mlphys.hparams import fixed_hyperparameters
-    from mlphys.plots import plot_confusion_matrix, plot_curves
-    from mlphys.rundir import environment, new_run_dir, write_json
+    from mlphys.fitting import prepare_model
+    from mlphys.rundir import environment, new_run_dir
+    from mlphys.runconfig import RunState
+    from mlphys.training import report
 
     trial_dir = Path(tuning_dir) / "search" / f"trial_{trial_id}"
     result = json.loads((trial_dir / "result.json").read_text())
     values = {k: v for k, v in result["hyperparameters"].items() if not k.startswith("tuner/")}
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(result["seed"])
-    model, hp = build_model(settings["model"], data.spec, hp=fixed_hyperparameters(values),
-                            dataset_name=settings["dataset"])
+    config = replace(search.run, hyperparameters=values, seed=result["seed"],
+                     epochs=result["epochs"], state=RunState())
+    model, _ = prepare_model(config, data)
     model.load_weights(trial_dir / CHECKPOINT)
-    label = dataset_label(settings["dataset"])
-    run_dir = new_run_dir(tuning_dir, settings["model"], label, prefix="best-")
-    model.save(run_dir / "model.keras")
-    shutil.copyfile(run_dir / "model.keras", run_dir / "best.keras")
+    run_dir = new_run_dir(tuning_dir, config.model, config.label, prefix="best-")
     shutil.copyfile(trial_dir / f"history_{result['best_repeat']}.csv",
                     run_dir / "history.csv")
-    history = pd.read_csv(run_dir / "history.csv").drop(columns="epoch").to_dict("list")
-    title = f"{settings['model']} on {label} (best of the search)"
-    plot_curves(history, run_dir / "curves.png", title)
-    metrics, confusion = score(model, data, "test")
-    write_json(run_dir / "metrics.json", {"split": "test", **metrics})
-    if confusion is not None:
-        plot_confusion_matrix(confusion, data.spec.class_names,
-                              run_dir / "confusion_matrix.png", f"{title}: test set")
-    write_json(run_dir / "config.json", {
-        "model": settings["model"],
-        "dataset": settings["dataset"],
-        "dataset_options": data.options,
-        "hyperparameters": values,
-        "training": {"epochs": result["epochs"], "batch_size": settings["batch_size"],
-                     "val_split": settings["val_split"], "patience": None,
-                     "monitor": settings["objective"]},
-        "seed": result["seed"],
-        "command": settings["command"],
-        "models_from": settings["models_from"],
-        "data": {"spec": data.spec.to_dict(), "sizes": data.sizes(),
-                 "provenance": data.provenance},
-        "parameters": int(model.count_params()),
-        "versions": environment(),
-        "tuning": {"folder": str(Path(tuning_dir).resolve()), "trial": trial_id,
-                   "objective": settings["objective"], "value": result["objective"],
-                   "checkpoint": "best epoch of the best seed"},
-        "status": "finished",
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    })
+    metrics = report(model, data, config, run_dir, title_suffix=" (best of the search)")
+    shutil.copyfile(run_dir / "model.keras", run_dir / "best.keras")
+    config.dataset_options = data.options
+    config.state.data = {"spec": data.spec.to_dict(), "sizes": data.sizes(),
+                         "provenance": data.provenance}
+    config.state.parameters = int(model.count_params())
+    config.state.versions = environment()
+    config.state.tuning = {"folder": str(Path(tuning_dir).resolve()), "trial": trial_id,
+                           "objective": search.objective, "value": result["objective"],
+                           "checkpoint": "best epoch of the best seed", "test": metrics}
+    config.mark("finished", epochs_run=result["epochs"])
+    config.write(run_dir)
     return run_dir

@@ -77,10 +77,10 @@ def test_resume_errors(run_cli, tmp_path):
     assert_user_error(run_cli("train", "--resume", tmp_path / "nope"), "no such run folder")
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text(json.dumps(
-        {"status": "running", "command": "mlphys train cnn"}))
+        {"model": "cnn", "status": "running", "command": "mlphys train cnn"}))
     assert_user_error(run_cli("train", "--resume", tmp_path / "run"), "no backup",
                       "mlphys train cnn")
-    (tmp_path / "run" / "config.json").write_text(json.dumps({"status": "finished"}))
+    (tmp_path / "run" / "config.json").write_text(json.dumps({"model": "cnn", "status": "finished"}))
     assert_user_error(run_cli("train", "--resume", tmp_path / "run"), "nothing to resume")
     assert_user_error(run_cli("train", "cnn", "--resume", tmp_path / "run"), "leave out MODEL")
     assert_user_error(run_cli("train"), "give the MODEL")

@@ -1,0 +1,223 @@
+"""The one fit core: from a `RunConfig`, a `Dataset` and a built model to a fitted model.
+
+    model, augmentation = prepare_model(config, data)
+    history = fit(model, data, config, recorders=run_folder_recorders(run_dir, config),
+                  callback_dir=run_dir, augmentation=augmentation)
+
+`mlphys train`, `--resume`, every seed of `--repeats` and every trial of `mlphys tune`
+go through these two functions, so a one-point search fits exactly what `train` fits:
+the same seed before the same build, the same inputs (sample weights 1/sigma^2, epochs of
+`steps_per_epoch` cycled batches, augmentation, streamed folders, replica targets), the
+same training callbacks (NaN stop, early stopping, learning-rate schedule, the entry's
+own) and the same Ctrl-C handling. What differs is only what records the fit: a run
+folder's checkpoints, CSV log, backup and TensorBoard, or a trial's objective checkpoint
+and HParams log (`recorders`).
+"""
+
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from mlphys.errors import UserError
+
+
+def prepare_model(config, data, hp=None):
+    """(model, augmentation): the entry built for `data` as `config` says, seeded.
+
+    hp: a `keras_tuner.HyperParameters` to build from (a trial's); None fixes
+        `config.params` (or, on resume, every recorded hyperparameter).
+    Fills `config.hyperparameters`, the strategy's devices, the global batch size, the
+    monitored metric and the resolved augmentation arguments.
+    """
+    import keras
+
+    from mlphys.building import build_model
+    from mlphys.distribute import place
+    from mlphys.hparams import fixed_hyperparameters
+    from mlphys.registry import get_model
+
+    keras.backend.clear_session()  # also runs gc.collect(): nothing of an earlier fit stays
+    keras.utils.set_random_seed(config.seed)
+    placement = place(config.distribute)
+    augmentation = resolve_augmentation(config, data)
+    if hp is None:
+        hp = fixed_hyperparameters(config.hyperparameters or config.params)
+    with placement.scope(), dtype_policy(config.precision):
+        model, hp = build_model(config.model, data.spec, hp=hp, dataset_name=config.dataset)
+        if config.replicas > 1:  # the model above was built only to fill `hp`
+            model = _ensemble(get_model(config.model), hp, data.spec, config.replicas)
+        if augmentation:
+            from mlphys.augmentation import with_standardisation
+
+            model = with_standardisation(model, augmentation["config"], data.x_train)
+    config.hyperparameters = {k: v for k, v in hp.values.items()
+                              if not k.startswith("tuner/")}
+    config.state.devices = placement.describe()
+    config.state.global_batch_size = config.batch_size * placement.replicas
+    config.state.monitor = "val_loss" if len(data.y_val) > 0 else "loss"
+    return model, augmentation
+
+
+def fit(model, data, config, *, recorders, callback_dir, augmentation=None,
+        initial_epoch=0, quiet=True):
+    """`model.fit` as `config` says; returns (Keras History, NaN stop callback).
+
+    recorders: the callbacks that write what the caller keeps (checkpoints, logs).
+    callback_dir: the folder the entry's own callbacks draw into (a GAN's samples).
+    initial_epoch: where a warm-started trial (Hyperband) continues.
+    A KeyboardInterrupt (Ctrl-C) leaves after the current batch; the caller handles it.
+    """
+    from mlphys.callbacks import StopOnNaN, training_callbacks
+
+    x, y, weight, batch, validation = fit_inputs(data, config, augmentation)
+    nan_stop = StopOnNaN()
+    with ctrl_c_stops_after_batch() as stop_after_batch:
+        history = model.fit(
+            x, y, epochs=config.epochs, initial_epoch=initial_epoch, batch_size=batch,
+            sample_weight=weight, steps_per_epoch=config.steps_per_epoch,
+            shuffle=y is not None,  # a stream or a tf.data pipeline shuffles itself
+            validation_data=validation,
+            # the schedule first: it adds the learning rate to the logs that the
+            # recorders write
+            callbacks=[*training_callbacks(config), *recorders, nan_stop,
+                       *_entry_callbacks(config.model, callback_dir), stop_after_batch],
+            verbose=verbosity(quiet))
+    return history, nan_stop
+
+
+def fit_inputs(data, config, augmentation=None):
+    """(x, y, sample_weight, batch_size, validation_data) for `Model.fit`.
+
+    Sample weights are 1/sigma^2 where the data give uncertainties (the loss is chi^2/N);
+    replica ensembles train member k on its own fluctuated targets; with
+    `steps_per_epoch` the training set is cycled as shuffled batches without end."""
+    from mlphys.streams import keras_inputs
+
+    batch_size = config.state.global_batch_size or config.batch_size
+    x, y, batch = keras_inputs(data.x_train, data.y_train, batch_size, config.seed)
+    if augmentation:
+        from mlphys.augmentation import augmented_batches, transforms_only
+
+        x = augmented_batches(transforms_only(augmentation["config"]), data.x_train,
+                              data.y_train, batch_size, augmentation["engine"], config.seed)
+        y = batch = None
+    weight = data.sample_weight("train") if y is not None else None
+    validation = None
+    if len(data.y_val) > 0:
+        val_x, val_y, _ = keras_inputs(data.x_val, data.y_val, batch_size)
+        validation = val_x if val_y is None else (val_x, val_y)
+        if val_y is not None and data.sample_weight("val") is not None:
+            validation = (val_x, val_y, data.sample_weight("val"))  # chi^2 / N
+    if config.replicas > 1:
+        from mlphys.ensembles import replica_targets
+
+        y = replica_targets(data, config.replicas, config.seed)
+        if weight is not None:  # one weight per sample and member
+            weight = np.repeat(weight[:, None], config.replicas, axis=1)
+    if config.steps_per_epoch and y is not None:
+        x, y, weight, batch = _repeating(x, y, weight, batch, config.seed), None, None, None
+    return x, y, weight, batch, validation
+
+
+def _repeating(x, y, weight, batch_size, seed):
+    """Shuffled batches of (x, y[, weight]) without end, for epochs of a fixed number of
+    steps (`steps_per_epoch`): full-batch problems take thousands of optimisation steps,
+    and checkpoints and logs then come once per epoch, not once per step."""
+    import tensorflow as tf
+
+    items = (x, y) if weight is None else (x, y, weight)
+    pipeline = tf.data.Dataset.from_tensor_slices(items)
+    if batch_size < len(x):
+        pipeline = pipeline.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return pipeline.batch(min(batch_size, len(x))).repeat().prefetch(tf.data.AUTOTUNE)
+
+
+def resolve_augmentation(config, data):
+    """The run's augmentation ({engine, arguments, config}) or None; stores the resolved
+    arguments in `config.augment`, so that config.json reproduces them exactly."""
+    if not config.augment:
+        return None
+    from mlphys.augmentation import changed, resolve
+    from mlphys.streams import ImageStream
+
+    if data.spec.kind != "image":
+        raise UserError(f"--augment transforms images, but '{config.dataset}' holds "
+                        f"{data.spec.kind} data")
+    if isinstance(data.x_train, ImageStream):
+        raise UserError("--augment does not work with --stream yet: train the folder in "
+                        "memory (without --stream) to augment it")
+    resolved = (resolve(None, config.augment) if isinstance(config.augment, dict)
+                else resolve(config.augment))
+    config.augment = changed(resolved)
+    return {"engine": config.augment_engine, "arguments": config.augment,
+            "config": resolved}
+
+
+def _ensemble(entry, hp, spec, replicas):
+    """`replicas` copies of the model (fresh initial weights each), compiled as one.
+
+    The members are built afresh, uncompiled: a compiled member would carry an optimizer
+    of its own into the saved ensemble."""
+    from mlphys.building import compile_for_task
+    from mlphys.ensembles import ensemble_of
+
+    members = [entry.builder(hp, spec) for _ in range(replicas)]
+    model = ensemble_of(members)
+    compile_for_task(model, hp, spec)
+    return model
+
+
+def _entry_callbacks(model_name, folder):
+    """The model entry's own callbacks for this fit (`register_model(callbacks=...)`)."""
+    from mlphys.registry import get_model
+
+    make = get_model(model_name).callbacks
+    return list(make(Path(folder))) if make is not None else []
+
+
+@contextmanager
+def dtype_policy(precision):
+    """Build layers under Keras' dtype policy `precision` (compute in float16/bfloat16,
+    variables in float32), restoring the previous policy afterwards."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+@contextmanager
+def ctrl_c_stops_after_batch():
+    """Yield a callback that ends `fit` at the end of the batch during which Ctrl-C was
+    pressed (a second Ctrl-C stops at once). The backup of the last completed epoch stays."""
+    import signal
+
+    from mlphys.callbacks import StopAfterBatch
+
+    stop = StopAfterBatch()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, frame):
+        stop.pressed.set()
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def verbosity(quiet):
+    """Keras' progress bar in a terminal, one line per epoch in a log file, or nothing."""
+    if quiet:
+        return 0
+    return 1 if sys.stdout.isatty() else 2

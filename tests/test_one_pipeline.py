@@ -1,0 +1,199 @@
+"""One run pipeline: `tune` trains exactly what `train` trains, for every zoo entry.
+
+For each entry (and for an augmented cnn and a streamed image folder) a one-point grid
+search over a default hyperparameter value, with seed S, must log the same per-epoch
+history, to the last digit on a CPU, as `mlphys train` with the same seed and options:
+the same sample weights (pdf_fit's chi^2), steps per epoch, augmentation, stream, custom
+training steps (pinn, vae, dcgan, policy_gradient, rbm) and callbacks. Budgets are tiny;
+the point is equality, not accuracy.
+
+Also here: `RunConfig` round trips through config.json, a run folder of the release of
+2026-11-21 still opens, and `Run` is what `mlphys.train` returns.
+"""
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from mlphys.hparams import declared_hyperparameters
+from mlphys.registry import get_model, list_models
+from mlphys.run import Run
+from mlphys.runconfig import RunConfig
+from mlphys.training import train
+from mlphys.tuning import tune
+
+
+@dataclass
+class Case:
+    space: str  # the hyperparameter searched at its default value
+    options: dict = field(default_factory=dict)  # dataset options
+    params: dict = field(default_factory=dict)
+    epochs: int = 2
+    steps_per_epoch: int | None = None
+    batch_size: int | None = None
+    objective: str | None = None
+    model: str | None = None  # for cases named otherwise than the entry
+    settings: dict = field(default_factory=dict)  # other RunConfig fields
+
+
+CASES = {
+    "autoencoder": Case("channels", {"n_train": 300, "n_val": 60, "n_test": 60}),
+    "chain": Case("optimizer", steps_per_epoch=20),
+    "circles_to_squares": Case("kernel_size", {"n_train": 60, "n_val": 20, "n_test": 20,
+                                               "size": 24}),
+    "cnn": Case("kernel_size", {"size": 12}, {"filters": 8, "dense_units": 16}),
+    "cnn-augmented": Case("kernel_size", {"size": 12}, {"filters": 8, "dense_units": 16},
+                          model="cnn", settings={"augment": "mlmm"}),
+    "cnn-stream": Case("kernel_size", {"stream": "true", "size": "16,16"},
+                       {"filters": 8, "dense_units": 16}, model="cnn"),
+    "crack_cnn": Case("dense_units", {"size": 32, "n_train": 120, "n_test": 40},
+                      {"filters": 8}),
+    "curve_fit": Case("optimizer", {"n_train": 200, "n_test": 50}),
+    "dcgan": Case("latent_dim", {"size": 28}, {"filters": 8}, epochs=1,
+                  objective="g_loss"),
+    "duffing": Case("variant", {"n_train": 400, "n_test": 100}),
+    "function_fit": Case("units", {"n_train": 400, "n_test": 100}),
+    "gauss_lorentz": Case("units_1", {"n_train": 400, "n_test": 100}),
+    "linreg": Case("optimizer", epochs=3),
+    "logic_gate": Case("gate", params={"weights": "learned"}),
+    "logreg": Case("optimizer", {"size": 8}),
+    "lstm_particles": Case("lstm_layers", {"n_train": 200, "n_test": 50}, {"units": 8}),
+    "mlp": Case("hidden_layers", {"size": 8}, {"units": 32}),
+    "pdf_fit": Case("units", steps_per_epoch=40),
+    "pinn": Case("units", {"n_collocation": 500, "n_boundary": 50, "nx": 32, "nt": 16},
+                 {"hidden_layers": 2}, steps_per_epoch=10, batch_size=256),
+    "policy_gradient": Case("dense_units", {"size": 5, "chests": 1, "n_train": 64,
+                                            "n_val": 16, "n_test": 32},
+                            {"policy": "tabular"}, steps_per_epoch=4),
+    "polyreg": Case("degree", steps_per_epoch=5),
+    "rbm": Case("hidden", {"size": 8}),
+    "rnn": Case("cell", {"n_train": 200, "n_test": 50}, {"units": 8}),
+    "shapes": Case("variant", {"n_train": 400, "n_test": 100}),
+    "toy_resnet": Case("activation", epochs=3),
+    "tsne_latent": Case("activation", {"n_train": 150, "n_test": 50}, {"channels": 4}),
+    "unet": Case("activation", {"size": 32, "n_train": 24, "n_val": 8, "n_test": 8},
+                 batch_size=8),
+    "vae": Case("latent_dim", {"size": 28}, {"filters": 8, "dense_units": 8}, epochs=1),
+    "xor": Case("hidden_units", {"n_train": 400, "n_test": 100}),
+}
+
+
+def test_every_zoo_entry_has_a_pipeline_case():
+    assert set(list_models()) <= {c.model or name for name, c in CASES.items()}
+
+
+@pytest.fixture(scope="module")
+def squares_folder(tmp_path_factory):
+    """A folder of 16x16 grey images in two class subfolders, for --stream."""
+    root = tmp_path_factory.mktemp("stream") / "squares"
+    rng = np.random.default_rng(0)
+    for label in ("empty", "square"):
+        (root / label).mkdir(parents=True)
+        for i in range(40):
+            image = rng.uniform(0, 120, (16, 16))
+            if label == "square":
+                r, c = rng.integers(0, 11, 2)
+                image[r:r + 5, c:c + 5] = 255
+            Image.fromarray(image.astype(np.uint8)).save(root / label / f"{i}.png")
+    return root
+
+
+def _default(entry, name):
+    (declared,) = [d for d in declared_hyperparameters(get_model(entry)) if d.name == name]
+    return str(declared.default).lower() if isinstance(declared.default, bool) \
+        else str(declared.default)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_one_point_search_fits_what_train_fits(name, tmp_path, squares_folder):
+    case = CASES[name]
+    entry = case.model or name
+    options = dict(case.options)
+    dataset = None
+    if options.pop("stream", None):
+        dataset, options = str(squares_folder), {"stream": "true", **options}
+    config = RunConfig(model=entry, dataset=dataset, dataset_options=options,
+                       params=case.params, epochs=case.epochs, batch_size=case.batch_size,
+                       steps_per_epoch=case.steps_per_epoch, seed=3, **case.settings)
+    run = train(config=config, out=tmp_path / "train", quiet=True)
+    result = tune(config, tuner="grid", spaces={case.space: _default(entry, case.space)},
+                  objective=case.objective, out=tmp_path / "tune", quiet=True)
+    assert result["completed"] == 1, result["table"].to_dict("records")
+    (trial,) = Path(result["tuning_dir"], "search").glob("trial_*")
+    trained = pd.read_csv(run.path / "history.csv")
+    tried = pd.read_csv(trial / "history_0.csv")
+    assert list(trained.columns) == list(tried.columns)
+    assert len(trained) == case.epochs
+    pd.testing.assert_frame_equal(trained, tried, check_exact=True)
+    best = Run.open(result["tuning_dir"])  # a search opens as its best run
+    assert best.config.replicas == run.config.replicas
+    assert best.config.augment == run.config.augment
+    assert best.config.steps_per_epoch == run.config.steps_per_epoch
+    assert set(best.metrics) == set(run.metrics)  # scored by the entry's own score
+
+
+def test_tune_takes_every_training_option_and_records_it(tmp_path, run_cli):
+    args = ["tune", "mlp", "-d", "digits", "-o", "size=8", "-p", "units=16", "--tuner",
+            "grid", "--space", "hidden_layers=1", "--epochs", "2", "--seed", "1",
+            "--patience", "1", "--lr-schedule", "cosine", "--precision", "float32",
+            "--val-split", "0.2", "--out", tmp_path, "-q"]
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    (folder,) = tmp_path.glob("tune-*")
+    config = Run.open(folder).config
+    assert (config.patience, config.lr_schedule, config.val_split) == (1, "cosine", 0.2)
+    saved = json.loads((folder / "tune.json").read_text())["run"]["training"]
+    assert saved["lr_schedule"] == "cosine" and saved["patience"] == 1
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero(tmp_path):
+    run = train("mlp", "digits", {"units": 16}, dataset_options={"size": 8}, epochs=4,
+                seed=0, lr_schedule="cosine", out=tmp_path, quiet=True)
+    rates = run.history["learning_rate"].to_numpy()
+    expected = 0.5e-3 * (1 + np.cos(np.pi * np.arange(4) / 4))
+    np.testing.assert_allclose(rates, expected, rtol=1e-5)
+
+
+def test_train_returns_a_run_and_config_json_round_trips(tmp_path):
+    run = train("logreg", "digits", dataset_options={"size": 8}, epochs=1, seed=5,
+                out=tmp_path, quiet=True)
+    assert isinstance(run, Run)
+    assert run.metrics["accuracy"] > 0.5  # chance is 0.1
+    assert list(run.history["epoch"]) == [0]
+    assert run["run_dir"] == str(run.path) and run["seed"] == 5  # the summary of old
+    again = RunConfig.read(run.path)
+    assert again.to_json() == run.config.to_json()
+    assert RunConfig.from_dict(again.to_dict()) == again
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "run-2026-11-21"
+
+
+def test_a_run_folder_of_the_previous_release_opens_and_evaluates(tmp_path, run_cli):
+    """The fixture is config.json and history.csv as the release of 2026-11-21 wrote them
+    (schema 1: no "schema", "params" or "lr_schedule" keys); the model file is made here
+    (a .keras is too big to keep in git)."""
+    import keras
+
+    folder = tmp_path / "old-run"
+    shutil.copytree(FIXTURE, folder)
+    config = RunConfig.read(folder)
+    assert (config.model, config.dataset, config.seed) == ("logreg", "digits", 7)
+    assert config.params == config.hyperparameters and config.lr_schedule == "constant"
+    assert config.state.status == "finished" and config.state.epochs_run == 2
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.save(folder / "model.keras")
+    run = Run.open(folder)
+    assert len(run.history) == 2
+    result = run_cli("evaluate", folder, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["samples"] == 359
