@@ -3,6 +3,7 @@
 import click
 
 from mlphys.cli import options, output
+from mlphys.runconfig import AUGMENT_ENGINES
 
 # every ImageDataGenerator argument (and noise, rot90) as an option: --rotation-range 20 ...
 _FLAGS = ("horizontal_flip", "vertical_flip", "featurewise_center",
@@ -54,7 +55,7 @@ def _pair(name, text):
               help="Images (rows of the grid).")
 @click.option("--epochs", "versions", type=click.IntRange(1, 16), default=4,
               show_default=True, help="Augmented passes (columns after the original).")
-@click.option("--engine", type=click.Choice(["generator", "layers"]), default="generator",
+@click.option("--engine", type=click.Choice(AUGMENT_ENGINES), default="generator",
               show_default=True, help="ImageDataGenerator or Keras preprocessing layers.")
 @options.seed
 @options.out

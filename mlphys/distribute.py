@@ -17,8 +17,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from mlphys.errors import UserError
-
-STRATEGIES = ("none", "mirrored", "multiworker")
+from mlphys.runconfig import STRATEGIES
 
 
 @dataclass

@@ -39,7 +39,6 @@ def prepare_model(config, data, hp=None):
     from mlphys.hparams import fixed_hyperparameters
     from mlphys.registry import get_model
 
-    keras.backend.clear_session()  # also runs gc.collect(): nothing of an earlier fit stays
     keras.utils.set_random_seed(config.seed)
     placement = place(config.distribute)
     augmentation = resolve_augmentation(config, data)

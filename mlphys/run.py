@@ -44,10 +44,10 @@ class Run:
             path = _best_run_of_search(path)
         if path.is_dir():
             model_file = path / f"{checkpoint}.keras"
-            config = RunConfig.read(path)
             if not model_file.is_file():
                 raise UserError(f"'{path}' has no {checkpoint}.keras: give a run folder "
                                 "whose training finished (or --resume it)")
+            config = RunConfig.read(path)
         else:
             model_file = path
             folder = path.parent

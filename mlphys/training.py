@@ -12,6 +12,7 @@ matrix of a classifier and TensorBoard logs.
 
 import json
 import math
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -132,8 +133,14 @@ def report(model, data, config, run_dir, plotter=None, title_suffix=""):
 
     submit = plotter.submit if plotter else (lambda f, *a: _Done(f(*a)))
     title = f"{config.model} on {config.label}{title_suffix}"
-    curves = submit(plot_curves, read_history(run_dir), run_dir / "curves.png", title)
-    model.save(run_dir / "model.keras")
+    history = read_history(run_dir)
+    curves = submit(plot_curves, history, run_dir / "curves.png", title)
+    if _last_epoch_is_best(history.get(config.state.monitor), run_dir / "best.keras"):
+        # best.keras was saved at the end of the last epoch: the same model, and a copy
+        # is ten times faster than saving it again
+        shutil.copyfile(run_dir / "best.keras", run_dir / "model.keras")
+    else:
+        model.save(run_dir / "model.keras")
     metrics, confusion = score_entry(model, data, "test", config.model)
     write_json(run_dir / "metrics.json", {"split": "test", **metrics})
     if confusion is not None:
@@ -144,6 +151,14 @@ def report(model, data, config, run_dir, plotter=None, title_suffix=""):
     if entry.figures is not None:
         entry.figures(model, data, run_dir)
     return metrics
+
+
+def _last_epoch_is_best(monitored, best_file):
+    """Whether ModelCheckpoint(save_best_only) wrote `best_file` after the last epoch:
+    the last value is strictly below every earlier one (it saves on strict improvement)."""
+    if not monitored or not best_file.exists() or not math.isfinite(monitored[-1]):
+        return False
+    return all(monitored[-1] < value for value in monitored[:-1])
 
 
 class _Done:

@@ -74,10 +74,12 @@ def _recorders(plan, trial_dir, k, seed, values):
 
 
 def _fit_once(plan, data, seed, k):
+    import keras
     import keras_tuner
 
     from mlphys.fitting import fit, prepare_model
 
+    keras.backend.clear_session()  # also runs gc.collect(): nothing of the last trial stays
     trial_dir = Path(plan.trial_dir)
     config = replace(plan.run, seed=seed, state=RunState())
     hp = keras_tuner.HyperParameters.from_config(plan.hyperparameters)
@@ -94,7 +96,7 @@ def _fit_once(plan, data, seed, k):
     if nan_stop.epoch is not None:
         return {"status": "failed",
                 "reason": f"loss became {nan_stop.loss} at epoch {nan_stop.epoch}"}
-    return _outcome(plan, history, seed, seconds, config.hyperparameters)
+    return _outcome(plan, history, seed, seconds, dict(hp.values))  # tuner/ values too
 
 
 def _outcome(plan, history, seed, seconds, values):

@@ -196,6 +196,8 @@ def save_best_run(search, tuning_dir, trial_id, data):
     `report` as every `mlphys train` run (the entry's own score, curves, figures)."""
     from dataclasses import replace
 
+    import keras
+
     from mlphys.fitting import prepare_model
     from mlphys.rundir import environment, new_run_dir
     from mlphys.runconfig import RunState
@@ -206,13 +208,12 @@ def save_best_run(search, tuning_dir, trial_id, data):
     values = {k: v for k, v in result["hyperparameters"].items() if not k.startswith("tuner/")}
     config = replace(search.run, hyperparameters=values, seed=result["seed"],
                      epochs=result["epochs"], state=RunState())
+    keras.backend.clear_session()
     model, _ = prepare_model(config, data)
     model.load_weights(trial_dir / CHECKPOINT)
     run_dir = new_run_dir(tuning_dir, config.model, config.label, prefix="best-")
     shutil.copyfile(trial_dir / f"history_{result['best_repeat']}.csv",
                     run_dir / "history.csv")
-    metrics = report(model, data, config, run_dir, title_suffix=" (best of the search)")
-    shutil.copyfile(run_dir / "model.keras", run_dir / "best.keras")
     config.dataset_options = data.options
     config.state.data = {"spec": data.spec.to_dict(), "sizes": data.sizes(),
                          "provenance": data.provenance}
@@ -220,7 +221,10 @@ def save_best_run(search, tuning_dir, trial_id, data):
     config.state.versions = environment()
     config.state.tuning = {"folder": str(Path(tuning_dir).resolve()), "trial": trial_id,
                            "objective": search.objective, "value": result["objective"],
-                           "checkpoint": "best epoch of the best seed", "test": metrics}
+                           "checkpoint": "best epoch of the best seed"}
+    config.write(run_dir)  # before the report: an entry's figures may open the run
+    report(model, data, config, run_dir, title_suffix=" (best of the search)")
+    shutil.copyfile(run_dir / "model.keras", run_dir / "best.keras")
     config.mark("finished", epochs_run=result["epochs"])
     config.write(run_dir)
     return run_dir

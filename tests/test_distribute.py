@@ -15,7 +15,7 @@ import mlphys
 result = mlphys.train("mlp", "digits", {"units": 32}, dataset_options={"size": 8}, epochs=3,
                       seed=0, out=sys.argv[1], quiet=True, distribute="mirrored",
                       batch_size=16)
-print(json.dumps(result))
+print(json.dumps(result.summary()))
 """
 
 

@@ -21,17 +21,16 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mlphys.hparams import declared_hyperparameters
 from mlphys.registry import get_model, list_models
 from mlphys.run import Run
 from mlphys.runconfig import RunConfig
+from mlphys.search_space import build_space
 from mlphys.training import train
 from mlphys.tuning import tune
 
 
 @dataclass
 class Case:
-    space: str  # the hyperparameter searched at its default value
     options: dict = field(default_factory=dict)  # dataset options
     params: dict = field(default_factory=dict)
     epochs: int = 2
@@ -40,47 +39,46 @@ class Case:
     objective: str | None = None
     model: str | None = None  # for cases named otherwise than the entry
     settings: dict = field(default_factory=dict)  # other RunConfig fields
+    # pinn only: TensorFlow sums its boundary loss in a different order from run to run
+    # on a CPU, so even two `train` runs with one seed differ in the last bit of float32
+    # (measured: 0.231476828 and 0.231476814 in epoch 1); the rest is exact
+    rtol: float = 0.0
 
 
 CASES = {
-    "autoencoder": Case("channels", {"n_train": 300, "n_val": 60, "n_test": 60}),
-    "chain": Case("optimizer", steps_per_epoch=20),
-    "circles_to_squares": Case("kernel_size", {"n_train": 60, "n_val": 20, "n_test": 20,
-                                               "size": 24}),
-    "cnn": Case("kernel_size", {"size": 12}, {"filters": 8, "dense_units": 16}),
-    "cnn-augmented": Case("kernel_size", {"size": 12}, {"filters": 8, "dense_units": 16},
-                          model="cnn", settings={"augment": "mlmm"}),
-    "cnn-stream": Case("kernel_size", {"stream": "true", "size": "16,16"},
+    "autoencoder": Case({"n_train": 300, "n_val": 60, "n_test": 60}),
+    "chain": Case(steps_per_epoch=20),
+    "circles_to_squares": Case({"n_train": 60, "n_val": 20, "n_test": 20, "size": 24}),
+    "cnn": Case({"size": 12}, {"filters": 8, "dense_units": 16}),
+    "cnn-augmented": Case({"size": 12}, {"filters": 8, "dense_units": 16}, model="cnn",
+                          settings={"augment": "mlmm"}),
+    "cnn-stream": Case({"stream": "true", "size": "16,16"},
                        {"filters": 8, "dense_units": 16}, model="cnn"),
-    "crack_cnn": Case("dense_units", {"size": 32, "n_train": 120, "n_test": 40},
-                      {"filters": 8}),
-    "curve_fit": Case("optimizer", {"n_train": 200, "n_test": 50}),
-    "dcgan": Case("latent_dim", {"size": 28}, {"filters": 8}, epochs=1,
-                  objective="g_loss"),
-    "duffing": Case("variant", {"n_train": 400, "n_test": 100}),
-    "function_fit": Case("units", {"n_train": 400, "n_test": 100}),
-    "gauss_lorentz": Case("units_1", {"n_train": 400, "n_test": 100}),
-    "linreg": Case("optimizer", epochs=3),
-    "logic_gate": Case("gate", params={"weights": "learned"}),
-    "logreg": Case("optimizer", {"size": 8}),
-    "lstm_particles": Case("lstm_layers", {"n_train": 200, "n_test": 50}, {"units": 8}),
-    "mlp": Case("hidden_layers", {"size": 8}, {"units": 32}),
-    "pdf_fit": Case("units", steps_per_epoch=40),
-    "pinn": Case("units", {"n_collocation": 500, "n_boundary": 50, "nx": 32, "nt": 16},
-                 {"hidden_layers": 2}, steps_per_epoch=10, batch_size=256),
-    "policy_gradient": Case("dense_units", {"size": 5, "chests": 1, "n_train": 64,
-                                            "n_val": 16, "n_test": 32},
-                            {"policy": "tabular"}, steps_per_epoch=4),
-    "polyreg": Case("degree", steps_per_epoch=5),
-    "rbm": Case("hidden", {"size": 8}),
-    "rnn": Case("cell", {"n_train": 200, "n_test": 50}, {"units": 8}),
-    "shapes": Case("variant", {"n_train": 400, "n_test": 100}),
-    "toy_resnet": Case("activation", epochs=3),
-    "tsne_latent": Case("activation", {"n_train": 150, "n_test": 50}, {"channels": 4}),
-    "unet": Case("activation", {"size": 32, "n_train": 24, "n_val": 8, "n_test": 8},
-                 batch_size=8),
-    "vae": Case("latent_dim", {"size": 28}, {"filters": 8, "dense_units": 8}, epochs=1),
-    "xor": Case("hidden_units", {"n_train": 400, "n_test": 100}),
+    "crack_cnn": Case({"size": 32, "n_train": 120, "n_test": 40}, {"filters": 8}),
+    "curve_fit": Case({"n_train": 200, "n_test": 50}),
+    "dcgan": Case({"size": 28}, {"filters": 8}, epochs=1, objective="g_loss"),
+    "duffing": Case({"n_train": 400, "n_test": 100}),
+    "function_fit": Case({"n_train": 400, "n_test": 100}),
+    "gauss_lorentz": Case({"n_train": 400, "n_test": 100}),
+    "linreg": Case(epochs=3),
+    "logic_gate": Case(params={"weights": "learned"}),
+    "logreg": Case({"size": 8}),
+    "lstm_particles": Case({"n_train": 200, "n_test": 50}, {"units": 8}),
+    "mlp": Case({"size": 8}, {"units": 32}),
+    "pdf_fit": Case(steps_per_epoch=40),
+    "pinn": Case({"n_collocation": 500, "n_boundary": 50, "nx": 32, "nt": 16},
+                 {"hidden_layers": 2}, steps_per_epoch=10, batch_size=256, rtol=1e-6),
+    "policy_gradient": Case({"size": 5, "chests": 1, "n_train": 64, "n_val": 16,
+                             "n_test": 32}, {"policy": "tabular"}, steps_per_epoch=4),
+    "polyreg": Case(steps_per_epoch=5),
+    "rbm": Case({"size": 8}),
+    "rnn": Case({"n_train": 200, "n_test": 50}, {"units": 8}),
+    "shapes": Case({"n_train": 400, "n_test": 100}),
+    "toy_resnet": Case(epochs=3),
+    "tsne_latent": Case({"n_train": 150, "n_test": 50}, {"channels": 4}),
+    "unet": Case({"size": 32, "n_train": 24, "n_val": 8, "n_test": 8}, batch_size=8),
+    "vae": Case({"size": 28}, {"filters": 8, "dense_units": 8}, epochs=1),
+    "xor": Case({"n_train": 400, "n_test": 100}),
 }
 
 
@@ -104,10 +102,12 @@ def squares_folder(tmp_path_factory):
     return root
 
 
-def _default(entry, name):
-    (declared,) = [d for d in declared_hyperparameters(get_model(entry)) if d.name == name]
-    return str(declared.default).lower() if isinstance(declared.default, bool) \
-        else str(declared.default)
+def _one_point(entry, params):
+    """--space values that pin every hyperparameter the search would vary to its
+    default: a grid of one point, the configuration `train` trains."""
+    space = build_space(get_model(entry), None, params)
+    return {d.name: str(d.default).lower() if isinstance(d.default, bool) else
+            str(d.default) for d in space.searched}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -122,7 +122,7 @@ def test_a_one_point_search_fits_what_train_fits(name, tmp_path, squares_folder)
                        params=case.params, epochs=case.epochs, batch_size=case.batch_size,
                        steps_per_epoch=case.steps_per_epoch, seed=3, **case.settings)
     run = train(config=config, out=tmp_path / "train", quiet=True)
-    result = tune(config, tuner="grid", spaces={case.space: _default(entry, case.space)},
+    result = tune(config, tuner="grid", spaces=_one_point(entry, case.params),
                   objective=case.objective, out=tmp_path / "tune", quiet=True)
     assert result["completed"] == 1, result["table"].to_dict("records")
     (trial,) = Path(result["tuning_dir"], "search").glob("trial_*")
@@ -130,7 +130,8 @@ def test_a_one_point_search_fits_what_train_fits(name, tmp_path, squares_folder)
     tried = pd.read_csv(trial / "history_0.csv")
     assert list(trained.columns) == list(tried.columns)
     assert len(trained) == case.epochs
-    pd.testing.assert_frame_equal(trained, tried, check_exact=True)
+    pd.testing.assert_frame_equal(trained, tried, check_exact=not case.rtol,
+                                  rtol=case.rtol or 1e-5)
     best = Run.open(result["tuning_dir"])  # a search opens as its best run
     assert best.config.replicas == run.config.replicas
     assert best.config.augment == run.config.augment

@@ -245,7 +245,7 @@ def test_an_interrupted_search_resumes_without_redoing_trials(run_cli, tmp_path,
     calls = []
 
     def interrupted_at_the_third(settings, data=None):
-        calls.append(settings["trial_id"])
+        calls.append(settings.trial_id)
         if len(calls) == 3:
             raise KeyboardInterrupt
         return real(settings, data)
