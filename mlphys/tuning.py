@@ -82,8 +82,12 @@ class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):
 
     def run_trial(self, trial, *args, **kwargs):
         plan = self._plan(trial)
+        # every trial records what it trains (the run's options included), and an
+        # isolated trial's process reads it from there
+        settings_file = Path(plan.trial_dir) / "settings.json"
+        settings_file.write_text(json.dumps(plan.to_dict(), indent=1))
         if self.search_config.isolate:
-            result = self._run_isolated(plan, Path(plan.trial_dir))
+            result = self._run_isolated(settings_file)
         else:
             result = run_trial(plan, self.data)
         if result["status"] == "fatal":
@@ -112,10 +116,9 @@ class SearchTuner(keras_tuner.engine.base_tuner.BaseTuner):
             log_dir=str(Path(self.directory) / "logs" / f"trial_{trial.trial_id}"),
             initial_epoch=initial_epoch, warm_start=warm_start, worker=self.tuner_id)
 
-    def _run_isolated(self, plan, trial_dir):
+    def _run_isolated(self, settings_file):
         """The trial in a fresh Python process; a crash or a kill is a failed trial."""
-        settings_file = trial_dir / "settings.json"
-        settings_file.write_text(json.dumps(plan.to_dict()))
+        trial_dir = settings_file.parent
         (trial_dir / "result.json").unlink(missing_ok=True)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
         done = subprocess.run([sys.executable, "-m", "mlphys.trial", str(settings_file)],
