@@ -2,7 +2,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 
@@ -33,3 +35,19 @@ def assert_user_error(result, *fragments):
     assert "Traceback" not in result.output
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="session")
+def bright_squares(tmp_path_factory):
+    """16x16 grey images: noise (class 'empty') or noise with a bright 5x5 square ('square')."""
+    root = tmp_path_factory.mktemp("folder") / "squares"
+    rng = np.random.default_rng(0)
+    for label in ("empty", "square"):
+        (root / label).mkdir(parents=True)
+        for i in range(60):
+            image = rng.uniform(0, 120, (16, 16))
+            if label == "square":
+                r, c = rng.integers(0, 11, 2)
+                image[r:r + 5, c:c + 5] = 255
+            Image.fromarray(image.astype(np.uint8)).save(root / label / f"{i}.png")
+    return root

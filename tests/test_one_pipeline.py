@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 from mlphys.registry import get_model, list_models
 from mlphys.run import Run
@@ -92,22 +91,6 @@ def test_every_zoo_entry_has_a_pipeline_case():
     assert zoo <= {c.model or name for name, c in CASES.items()}
 
 
-@pytest.fixture(scope="module")
-def squares_folder(tmp_path_factory):
-    """A folder of 16x16 grey images in two class subfolders, for --stream."""
-    root = tmp_path_factory.mktemp("stream") / "squares"
-    rng = np.random.default_rng(0)
-    for label in ("empty", "square"):
-        (root / label).mkdir(parents=True)
-        for i in range(40):
-            image = rng.uniform(0, 120, (16, 16))
-            if label == "square":
-                r, c = rng.integers(0, 11, 2)
-                image[r:r + 5, c:c + 5] = 255
-            Image.fromarray(image.astype(np.uint8)).save(root / label / f"{i}.png")
-    return root
-
-
 def _one_point(entry, params):
     """--space values that pin every hyperparameter the search would vary to its
     default: a grid of one point, the configuration `train` trains."""
@@ -117,13 +100,13 @@ def _one_point(entry, params):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_a_one_point_search_fits_what_train_fits(name, tmp_path, squares_folder):
+def test_a_one_point_search_fits_what_train_fits(name, tmp_path, bright_squares):
     case = CASES[name]
     entry = case.model or name
     options = dict(case.options)
     dataset = None
     if options.pop("stream", None):
-        dataset, options = str(squares_folder), {"stream": "true", **options}
+        dataset, options = str(bright_squares), {"stream": "true", **options}
     config = RunConfig(model=entry, dataset=dataset, dataset_options=options,
                        params=case.params, epochs=case.epochs, batch_size=case.batch_size,
                        steps_per_epoch=case.steps_per_epoch, seed=3, **case.settings)

@@ -11,22 +11,6 @@ from conftest import assert_user_error
 from mlphys.streams import ImageStream
 
 
-@pytest.fixture(scope="module")
-def bright_squares(tmp_path_factory):
-    """16x16 grey images: noise (class 'empty') or noise with a bright 5x5 square ('square')."""
-    root = tmp_path_factory.mktemp("folder") / "squares"
-    rng = np.random.default_rng(0)
-    for label in ("empty", "square"):
-        (root / label).mkdir(parents=True)
-        for i in range(60):
-            image = rng.uniform(0, 120, (16, 16))
-            if label == "square":
-                r, c = rng.integers(0, 11, 2)
-                image[r:r + 5, c:c + 5] = 255
-            Image.fromarray(image.astype(np.uint8)).save(root / label / f"{i}.png")
-    return root
-
-
 def test_streamed_folder_holds_files_not_pixels_and_decodes_the_same(bright_squares):
     streamed = mlphys.load_dataset(str(bright_squares), {"stream": "true"})
     loaded = mlphys.load_dataset(str(bright_squares))
