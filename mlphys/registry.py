@@ -12,6 +12,12 @@ Keras inside their body, so `mlphys list` and `mlphys info` never load TensorFlo
 The zoo is found through this registry only: the package `mlphys.models` imports its
 modules, plugins come from `--models-from FILE_OR_MODULE` and from installed packages that
 expose the entry-point group `mlphys.models`.
+
+Custom Keras classes (layers, models with their own `train_step`, losses) live at module
+level in modules that import Keras at their top (`models/_pinn_layers.py`); the zoo module
+declares them, `register_keras_objects("mlphys.models._pinn_layers")`, and its builders
+import them in their body. `define_keras_objects` imports every declared module before a
+saved model is reopened.
 """
 
 import importlib
@@ -121,7 +127,6 @@ def load_zoo():
 
 
 _KERAS_MODULES = ["mlphys.ensemble_model"]  # the engine's own: replica ensembles
-_KERAS_DEFINES = []  # transitional: closures not yet moved to modules
 
 
 def register_keras_objects(*modules):
@@ -137,15 +142,9 @@ def register_keras_objects(*modules):
     harmless.
     """
     for module in modules:
-        if callable(module):  # transitional: a closure that defines the classes
-            import functools
-
-            once = functools.cache(module)
-            _KERAS_DEFINES.append(once)
-            return once
         if not isinstance(module, str):
-            raise TypeError("register_keras_objects takes module names, not "
-                            f"{type(module).__name__}")
+            raise TypeError("register_keras_objects takes the names of the modules that "
+                            f"define the classes, not a {type(module).__name__}")
         if module not in _KERAS_MODULES:
             _KERAS_MODULES.append(module)
 
@@ -157,8 +156,6 @@ def define_keras_objects():
     load_zoo()
     for module in list(_KERAS_MODULES):
         importlib.import_module(module)
-    for define in _KERAS_DEFINES:
-        define()
 
 
 def load_plugin(file_or_module):
