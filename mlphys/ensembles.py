@@ -10,12 +10,13 @@ their initial weights only (a deep ensemble).
 The N members train together, in one `fit`: `Ensemble(x, training=True)` returns every
 member's output stacked on axis 1, so Keras' own `train_step` fits member k to replica k;
 outside training the ensemble returns the members' mean and scores like any model.
+The Keras class is in mlphys.ensemble_model, imported when an ensemble is built (importing
+mlphys loads no Keras).
 """
 
 import numpy as np
 
 from mlphys.errors import UserError
-from mlphys.registry import register_keras_objects
 
 
 def replica_targets(data, replicas, seed):
@@ -41,61 +42,11 @@ def check_replicas(replicas, entry):
 
 def ensemble_of(members):
     """An `Ensemble` of already built Keras models (the same architecture)."""
-    model = _ensemble_class()(members)
+    from mlphys.ensemble_model import Ensemble  # imports Keras: only when one is built
+
+    model = Ensemble(members)
     model.build(members[0].input_shape)
     return model
-
-
-@register_keras_objects
-def _ensemble_class():
-    """The Keras class, defined on first use so that importing mlphys loads no Keras."""
-    import keras
-
-    @keras.saving.register_keras_serializable(package="mlphys")
-    class Ensemble(keras.Model):
-        """The mean of N member models; `training=True` returns all of them (N on axis 1)."""
-
-        def __init__(self, members, **kwargs):
-            super().__init__(**kwargs)
-            self.members = list(members)
-
-        def member_outputs(self, inputs, training=False):
-            return keras.ops.stack([m(inputs, training=training) for m in self.members],
-                                   axis=1)
-
-        def call(self, inputs, training=False):
-            outputs = self.member_outputs(inputs, training)
-            return outputs if training else keras.ops.mean(outputs, axis=1)
-
-        def build(self, input_shape):
-            for member in self.members:
-                if not member.built:
-                    member.build(input_shape)
-            self.built = True
-
-        def compute_output_shape(self, input_shape):
-            return self.members[0].compute_output_shape(input_shape)
-
-        @property
-        def input_shape(self):
-            return self.members[0].input_shape
-
-        @property
-        def output_shape(self):
-            return self.members[0].output_shape
-
-        def get_config(self):
-            return {**super().get_config(),
-                    "members": [keras.saving.serialize_keras_object(m)
-                                for m in self.members]}
-
-        @classmethod
-        def from_config(cls, config):
-            members = [keras.saving.deserialize_keras_object(m)
-                       for m in config.pop("members")]
-            return cls(members, **config)
-
-    return Ensemble
 
 
 def member_predictions(model, x, batch_size=4096):

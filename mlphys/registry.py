@@ -12,6 +12,12 @@ Keras inside their body, so `mlphys list` and `mlphys info` never load TensorFlo
 The zoo is found through this registry only: the package `mlphys.models` imports its
 modules, plugins come from `--models-from FILE_OR_MODULE` and from installed packages that
 expose the entry-point group `mlphys.models`.
+
+Custom Keras classes (layers, models with their own `train_step`, losses) live at module
+level in modules that import Keras at their top (`models/_pinn_layers.py`); the zoo module
+declares them, `register_keras_objects("mlphys.models._pinn_layers")`, and its builders
+import them in their body. `define_keras_objects` imports every declared module before a
+saved model is reopened.
 """
 
 import importlib
@@ -120,32 +126,36 @@ def load_zoo():
     import_with_plugins("mlphys.models", "mlphys.models")
 
 
-_KERAS_OBJECTS = []
+_KERAS_MODULES = ["mlphys.ensemble_model"]  # the engine's own: replica ensembles
 
 
-def register_keras_objects(define):
-    """Declare `define()`, which defines the custom Keras classes (layers, losses, metrics)
-    that saved models of the zoo use and registers them with
-    `keras.saving.register_keras_serializable`. Zoo modules never import Keras at import
-    time, so these classes exist only once something calls `define`; mlphys calls every
-    declared one (`define_keras_objects`) before it reopens a saved model. Use as a
-    decorator: it returns `define` memoised, so the classes are defined (and registered
-    with Keras, which refuses a name twice) on the first call only, and every later call
-    returns what that first call returned."""
-    import functools
+def register_keras_objects(*modules):
+    """Declare the modules that define the custom Keras classes (layers, models, losses,
+    metrics) that saved models of the zoo use, registered at their module level with
+    `keras.saving.register_keras_serializable`:
 
-    once = functools.cache(define)
-    _KERAS_OBJECTS.append(once)
-    return once
+        register_keras_objects("mlphys.models._pinn_layers")   # at the zoo module's top
+
+    Such a module imports Keras at its top, so only the zoo module's builders import it
+    (in their body) and `define_keras_objects` imports every declared one before a saved
+    model is reopened: importing the zoo loads no Keras. Declaring a module twice is
+    harmless.
+    """
+    for module in modules:
+        if not isinstance(module, str):
+            raise TypeError("register_keras_objects takes the names of the modules that "
+                            f"define the classes, not a {type(module).__name__}")
+        if module not in _KERAS_MODULES:
+            _KERAS_MODULES.append(module)
 
 
 def define_keras_objects():
-    """Run every `register_keras_objects` declaration of the zoo (imports Keras)."""
-    import mlphys.ensembles  # noqa: F401  (the engine's own: replica ensembles)
-
+    """Import every module declared with `register_keras_objects` (imports Keras): after
+    it, every custom class of the engine, the zoo and the loaded plugins is registered
+    with Keras, so `keras.models.load_model` reopens their saved runs."""
     load_zoo()
-    for define in _KERAS_OBJECTS:
-        define()
+    for module in list(_KERAS_MODULES):
+        importlib.import_module(module)
 
 
 def load_plugin(file_or_module):

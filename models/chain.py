@@ -25,6 +25,9 @@ from mlphys.reproduce import Outcome, all_of, at_most, close_to, register_check
 
 COURSE = {"spring_constant": 5.0, "rest_length": 0.8, "weight": 0.1}
 
+# ChainHeights and SpringChain, imported by the builder (importing the zoo loads no Keras)
+register_keras_objects("mlphys.models._chain_layers")
+
 
 def chain_energy(heights, spring_constant=5.0, rest_length=0.8, weight=0.1):
     """E(y) in NumPy (float64): heights (N,) of the free masses, ends at 0. The reference
@@ -61,89 +64,6 @@ def chain_equilibrium(n_masses=20, steps=5000, learning_rate=0.2, **constants):
     for _ in range(steps):
         heights -= learning_rate * chain_gradient(heights, **constants)
     return heights
-
-
-@register_keras_objects
-def _define():
-    """The Keras classes of this module, defined on first use. Returns {name: class}."""
-    import keras
-    import tensorflow as tf
-    from keras import ops
-
-    @keras.saving.register_keras_serializable(package="mlphys")
-    class ChainHeights(keras.layers.Layer):
-        """The heights y_1..y_N (N = n_masses) as trainable weights, drawn from U(-0.5, 0.5)
-        (the global seed). Any input (batch, ...) gives the heights, shape (batch, N)."""
-
-        def __init__(self, n_masses, **kwargs):
-            super().__init__(**kwargs)
-            self.n_masses = int(n_masses)
-
-        def build(self, input_shape):
-            self.heights = self.add_weight(
-                name="heights", shape=(self.n_masses,),
-                initializer=keras.initializers.RandomUniform(-0.5, 0.5))
-
-        def call(self, inputs):
-            return ops.zeros_like(inputs[:, :1]) + self.heights
-
-        def get_config(self):
-            return {**super().get_config(), "n_masses": self.n_masses}
-
-    @keras.saving.register_keras_serializable(package="mlphys")
-    class SpringChain(keras.Model):
-        """N masses on springs: predicts their heights; trains by minimising the energy.
-
-        `train_step` ignores its (x, y) batch: energy E(y) under a `tf.GradientTape`,
-        gradient dE/dy, one optimizer step. Logs `loss` (the energy before the step) and
-        `max_gradient` (max_j |dE/dy_j|) of the epoch's last step.
-        """
-
-        def __init__(self, n_masses, spring_constant=5.0, rest_length=0.8, weight=0.1,
-                     **kwargs):
-            super().__init__(**kwargs)
-            self.spring_constant = float(spring_constant)
-            self.rest_length = float(rest_length)
-            self.weight = float(weight)
-            self.chain = ChainHeights(n_masses, name="heights")
-
-        def build(self, input_shape):
-            self.chain.build(input_shape)
-            self.built = True
-
-        def call(self, inputs):
-            return self.chain(inputs)
-
-        @property
-        def heights(self):
-            return self.chain.heights
-
-        def energy(self):
-            y = ops.pad(self.heights, [[1, 1]])  # the fixed ends y_0 = y_{N+1} = 0
-            stretch = ops.sqrt(ops.square(y[1:] - y[:-1]) + 1.0) - self.rest_length
-            return (self.spring_constant / 2 * ops.sum(ops.square(stretch))
-                    + self.weight * ops.sum(self.heights))
-
-        def energy_and_gradient(self):
-            with tf.GradientTape() as tape:
-                energy = self.energy()
-            return energy, tape.gradient(energy, self.heights)
-
-        def train_step(self, data):
-            energy, gradient = self.energy_and_gradient()
-            self.optimizer.apply([gradient], [self.heights])
-            return {"loss": energy, "max_gradient": ops.max(ops.abs(gradient))}
-
-        def test_step(self, data):
-            energy, gradient = self.energy_and_gradient()
-            return {"loss": energy, "max_gradient": ops.max(ops.abs(gradient))}
-
-        def get_config(self):
-            return {**super().get_config(), "n_masses": self.chain.n_masses,
-                    "spring_constant": self.spring_constant,
-                    "rest_length": self.rest_length, "weight": self.weight}
-
-    return {"ChainHeights": ChainHeights, "SpringChain": SpringChain}
 
 
 def _chain_score(model, dataset, split):
@@ -193,13 +113,15 @@ def chain(hp, spec):
     """
     import keras
 
+    from mlphys.models._chain_layers import SpringChain
+
     spring_constant = hp.Float("spring_constant", 0.1, 100.0, sampling="log", default=5.0)
     rest_length = hp.Float("rest_length", 0.0, 2.0, default=0.8)
     weight = hp.Float("weight", 0.0, 10.0, default=0.1)
     optimizer = hp.Choice("optimizer", ["sgd", "adam"], default="sgd")
     learning_rate = hp.Float("learning_rate", 1e-4, 1.0, sampling="log", default=0.2)
-    model = _define()["SpringChain"](spec.num_outputs, spring_constant, rest_length,
-                                     weight, name="chain")
+    model = SpringChain(spec.num_outputs, spring_constant, rest_length, weight,
+                        name="chain")
     model.build((None, *spec.input_shape))
     model.compile(optimizer=keras.optimizers.get(
         {"class_name": optimizer, "config": {"learning_rate": learning_rate}}))

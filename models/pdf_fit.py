@@ -28,39 +28,9 @@ from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import all_of, at_least, close_to, register_check
 
 
-@register_keras_objects
-def _define():
-    """The Keras classes of this module, defined on first use. Returns {name: class}."""
-    import keras
-    from keras import ops
-
-    @keras.saving.register_keras_serializable(package="mlphys")
-    class LogX(keras.layers.Layer):
-        """ln x, elementwise: the network's input variable (x spans three decades)."""
-
-        def call(self, inputs):
-            return ops.log(inputs)
-
-    @keras.saving.register_keras_serializable(package="mlphys")
-    class Preprocessing(keras.layers.Layer):
-        """f(x) = x^alpha (1 - x)^beta NN(x) with fixed exponents; inputs [x, NN(x)],
-        both (batch, 1)."""
-
-        def __init__(self, small_x_exponent=0.0, large_x_exponent=0.0, **kwargs):
-            super().__init__(**kwargs)
-            self.small_x_exponent = float(small_x_exponent)
-            self.large_x_exponent = float(large_x_exponent)
-
-        def call(self, inputs):
-            x, network = inputs
-            return (ops.power(x, self.small_x_exponent)
-                    * ops.power(1.0 - x, self.large_x_exponent) * network)
-
-        def get_config(self):
-            return {**super().get_config(), "small_x_exponent": self.small_x_exponent,
-                    "large_x_exponent": self.large_x_exponent}
-
-    return {"LogX": LogX, "Preprocessing": Preprocessing}
+# the LogX and Preprocessing layers, imported by the builder (importing the zoo loads no
+# Keras)
+register_keras_objects("mlphys.models._pdf_layers")
 
 
 def band(model, x):
@@ -160,16 +130,17 @@ def pdf_fit(hp, spec):
     import keras
     from keras import layers
 
+    from mlphys.models._pdf_layers import LogX, Preprocessing
+
     units = hp.Int("units", 5, 100, default=20)
     alpha = hp.Float("small_x_exponent", -1.0, 1.0, default=0.0)
     beta = hp.Float("large_x_exponent", 0.0, 10.0, default=5.0)
     hp.Float("learning_rate", 1e-5, 1.0, sampling="log", default=1e-3)
-    classes = _define()
     x = keras.Input(shape=spec.input_shape, name="x")
-    log_x = classes["LogX"](name="log_x")(x)
+    log_x = LogX(name="log_x")(x)
     hidden = layers.Dense(units, activation="sigmoid", name="hidden")(log_x)
     network = layers.Dense(spec.num_outputs, name="network")(hidden)
-    outputs = classes["Preprocessing"](alpha, beta, name="preprocessing")([x, network])
+    outputs = Preprocessing(alpha, beta, name="preprocessing")([x, network])
     return keras.Model(x, outputs, name="pdf_fit")
 
 

@@ -18,97 +18,8 @@ from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import Outcome, all_of, at_most, register_check
 
 
-@register_keras_objects
-def keras_objects():
-    """The RBM model class (defined on first use: importing this module loads no Keras)."""
-    import keras
-    import tensorflow as tf
-
-    @keras.saving.register_keras_serializable(package="mlphys")
-    class RBM(keras.Model):
-        """Binary-binary RBM on images of `image_shape`; calling it reconstructs them.
-
-        image_shape: (H, W, C) of the inputs, flattened to V = H*W*C visible units.
-        hidden: number of hidden units; cd_steps: k of CD-k; threshold: pixels above it
-        are 1, the others 0.
-        """
-
-        def __init__(self, image_shape, hidden=60, cd_steps=1, threshold=0.7, **kwargs):
-            super().__init__(**kwargs)
-            self.image_shape = tuple(int(s) for s in image_shape)
-            self.hidden, self.cd_steps = int(hidden), int(cd_steps)
-            self.threshold = float(threshold)
-            visible = int(np.prod(self.image_shape))
-            self.weights_vh = self.add_weight(
-                shape=(visible, self.hidden), name="weights",
-                initializer=keras.initializers.RandomNormal(stddev=0.01))
-            self.visible_bias = self.add_weight(shape=(visible,), name="visible_bias",
-                                                initializer="zeros")
-            self.hidden_bias = self.add_weight(shape=(self.hidden,), name="hidden_bias",
-                                               initializer="zeros")
-            self.dice = keras.random.SeedGenerator()
-            self.error_tracker = keras.metrics.Mean(name="loss")
-            self.built = True
-
-        @property
-        def metrics(self):
-            return [self.error_tracker]
-
-        def binarise(self, images):
-            flat = tf.reshape(tf.cast(images, tf.float32), (tf.shape(images)[0], -1))
-            return tf.cast(flat > self.threshold, tf.float32)
-
-        def hidden_given(self, v):
-            return tf.sigmoid(tf.matmul(v, self.weights_vh) + self.hidden_bias)
-
-        def visible_given(self, h):
-            return tf.sigmoid(tf.matmul(h, self.weights_vh, transpose_b=True)
-                              + self.visible_bias)
-
-        def sample(self, probabilities):
-            dice = keras.random.uniform(tf.shape(probabilities), seed=self.dice)
-            return tf.cast(dice < probabilities, tf.float32)
-
-        def call(self, images, training=False):
-            """p(v | p(h | v)) for binarised images, in the images' shape."""
-            reconstruction = self.visible_given(self.hidden_given(self.binarise(images)))
-            return tf.reshape(reconstruction, tf.shape(images))
-
-        def reconstruction_error(self, v0):
-            return tf.reduce_mean(tf.square(v0 - self.visible_given(self.hidden_given(v0))),
-                                  axis=1)
-
-        def train_step(self, data):
-            images = data[0] if isinstance(data, (tuple, list)) else data
-            v0 = self.binarise(images)
-            ph0 = self.hidden_given(v0)
-            ph, h = ph0, self.sample(ph0)
-            for _ in range(self.cd_steps):               # block Gibbs sampling, k steps
-                v = self.sample(self.visible_given(h))
-                ph = self.hidden_given(v)
-                h = self.sample(ph)
-            batch = tf.cast(tf.shape(v0)[0], tf.float32)
-            positive = tf.matmul(v0, ph0, transpose_a=True)
-            negative = tf.matmul(v, ph, transpose_a=True)
-            steps = [-(positive - negative) / batch,
-                     -tf.reduce_mean(v0 - v, axis=0),
-                     -tf.reduce_mean(ph0 - ph, axis=0)]
-            self.optimizer.apply_gradients(zip(
-                steps, [self.weights_vh, self.visible_bias, self.hidden_bias]))
-            self.error_tracker.update_state(self.reconstruction_error(v0))
-            return {"loss": self.error_tracker.result()}
-
-        def test_step(self, data):
-            images = data[0] if isinstance(data, (tuple, list)) else data
-            self.error_tracker.update_state(self.reconstruction_error(self.binarise(images)))
-            return {"loss": self.error_tracker.result()}
-
-        def get_config(self):
-            return {**super().get_config(), "image_shape": list(self.image_shape),
-                    "hidden": self.hidden, "cd_steps": self.cd_steps,
-                    "threshold": self.threshold}
-
-    return {"RBM": RBM}
+# the RBM class, imported by the builder (importing the zoo loads no Keras)
+register_keras_objects("mlphys.models._rbm_layers")
 
 
 def _binarised(model, images):
@@ -188,14 +99,16 @@ def rbm(hp, spec):
     """
     import keras
 
+    from mlphys.models._rbm_layers import RBM
+
     hidden = hp.Int("hidden", 2, 2000, default=60)
     cd_steps = hp.Int("cd_steps", 1, 100, default=1)
     threshold = hp.Float("threshold", 0.0, 1.0, default=0.7)
     learning_rate = hp.Float("learning_rate", 1e-4, 1.0, sampling="log", default=0.1)
     optimizer = hp.Choice("optimizer", ["sgd", "adam", "rmsprop"], default="sgd")
 
-    model = keras_objects()["RBM"](spec.input_shape, hidden=hidden, cd_steps=cd_steps,
-                                   threshold=threshold, name="rbm")
+    model = RBM(spec.input_shape, hidden=hidden, cd_steps=cd_steps, threshold=threshold,
+                name="rbm")
     model.compile(optimizer=keras.optimizers.get(
         {"class_name": optimizer, "config": {"learning_rate": learning_rate}}))
     return model

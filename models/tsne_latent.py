@@ -13,25 +13,8 @@ from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import Outcome, all_of, at_least, at_most, register_check
 
 
-@register_keras_objects
-def keras_objects():
-    """The autoencoder's model class (defined on first use: no Keras at import time)."""
-    import keras
-
-    @keras.saving.register_keras_serializable(package="mlphys")
-    class Autoencoder(keras.Model):
-        """A functional model trained to reproduce its inputs: any labels in the data are
-        ignored by `fit` and `evaluate` (they stay available to colour latent maps)."""
-
-        def train_step(self, data):
-            x = data[0] if isinstance(data, (tuple, list)) else data
-            return super().train_step((x, x))
-
-        def test_step(self, data):
-            x = data[0] if isinstance(data, (tuple, list)) else data
-            return super().test_step((x, x))
-
-    return {"Autoencoder": Autoencoder}
+# the Autoencoder class, imported by the builder (importing the zoo loads no Keras)
+register_keras_objects("mlphys.models._tsne_layers")
 
 
 def score_autoencoder(model, dataset, split="test", n=2000):
@@ -83,6 +66,8 @@ def tsne_latent(hp, spec):
     import keras
     from keras import layers
 
+    from mlphys.models._tsne_layers import Autoencoder
+
     channels = hp.Int("channels", 1, 128, default=20)
     activation = hp.Choice("activation", ["relu", "tanh", "sigmoid"], default="relu")
     learning_rate = hp.Float("learning_rate", 1e-5, 1e-1, sampling="log", default=1e-3)
@@ -105,7 +90,7 @@ def tsne_latent(hp, spec):
     x = layers.Conv2D(channels, 5, padding="same", activation=activation, name="decode_2")(x)
     reconstruction = layers.Conv2D(depth, 3, padding="same", dtype="float32",
                                    name="reconstruction")(x)
-    model = keras_objects()["Autoencoder"](images, reconstruction, name="tsne_latent")
+    model = Autoencoder(images, reconstruction, name="tsne_latent")
     model.compile(optimizer=keras.optimizers.get(
         {"class_name": optimizer, "config": {"learning_rate": learning_rate}}), loss="mse")
     return model

@@ -1,16 +1,20 @@
 """The U-Net of MLMM 7.16 for image segmentation, with selectable losses."""
 
 from mlphys.errors import UserError
-from mlphys.models._losses import segmentation_losses
-from mlphys.registry import register_model
+from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import all_of, at_least, equal, register_check
+
+# the Dice, IoU and focal losses, imported by the builder (importing the zoo loads no Keras)
+register_keras_objects("mlphys.models._losses")
 
 
 def _segmentation_loss(name, alpha, gamma):
     if name == "crossentropy":
         return "sparse_categorical_crossentropy"
-    losses = segmentation_losses()
-    return losses["focal"](alpha=alpha, gamma=gamma) if name == "focal" else losses[name]()
+    from mlphys.models._losses import SEGMENTATION_LOSSES
+
+    loss = SEGMENTATION_LOSSES[name]
+    return loss(alpha=alpha, gamma=gamma) if name == "focal" else loss()
 
 
 @register_model("unet", task="classification", inputs="image", dataset="segshapes",

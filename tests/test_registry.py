@@ -134,3 +134,95 @@ def test_python_dash_m_and_version():
     out = subprocess.run([PYTHON, "-m", "mlphys", "--version"], capture_output=True,
                          text=True)
     assert out.returncode == 0 and "mlphys" in out.stdout
+
+
+# The registered names ("mlphys>ClassName") that the run folders of every release carry:
+# `keras.models.load_model` finds the classes by them, so they never change.
+SAVED_CLASS_NAMES = ("Ensemble", "VAE", "GAN", "RandomFourierFeatures",
+                     "PhysicsInformedNetwork", "RobotPosition", "PolicyGradient", "RBM",
+                     "ChainHeights", "SpringChain", "PolynomialFeatures", "LeastSquaresFit",
+                     "RidgePenalty", "LorentzianPeak", "LogX", "Preprocessing",
+                     "Autoencoder", "DiceLoss", "IoULoss", "FocalLoss")
+
+
+def test_define_keras_objects_registers_every_saved_class_name():
+    code = textwrap.dedent(f"""
+        import keras
+        from mlphys.registry import define_keras_objects
+        define_keras_objects()
+        names = {SAVED_CLASS_NAMES!r}
+        missing = [n for n in names
+                   if keras.saving.get_registered_object("mlphys>" + n) is None]
+        print("missing:", *missing)
+    """)
+    out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["missing:"]
+
+
+def test_register_keras_objects_takes_module_names():
+    from mlphys.registry import register_keras_objects
+
+    with pytest.raises(TypeError, match="names of the modules"):
+        register_keras_objects(lambda: None)
+
+
+def _imports(path, lazy):
+    """Module names imported by the file at `path`: its top-level statements, and with
+    `lazy` the imports inside its functions too."""
+    import ast
+
+    found = []
+
+    def visit(node):
+        for child in ast.iter_child_nodes(node):
+            if not lazy and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            if isinstance(child, ast.Import):
+                found.extend(alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.module and not child.level:
+                found.append(child.module)
+                found.extend(f"{child.module}.{alias.name}" for alias in child.names)
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
+    return found
+
+
+def _import_cycles(lazy):
+    """Groups of mlphys modules that import each other (strongly connected components of
+    the import graph with more than one module)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    packages = {"mlphys": "mlphys", "models": "mlphys.models", "data": "mlphys.data",
+                "cli": "mlphys.cli"}
+    paths = {}
+    for folder, package in packages.items():
+        for path in (root / folder).glob("*.py"):
+            paths[package if path.stem == "__init__" else f"{package}.{path.stem}"] = path
+    edges = {name: {m for m in _imports(path, lazy) if m in paths and m != name}
+             for name, path in paths.items()}
+
+    def reach(start):
+        seen, todo = set(), [start]
+        while todo:
+            for target in edges[todo.pop()] - seen:
+                seen.add(target)
+                todo.append(target)
+        return seen
+
+    reachable = {name: reach(name) for name in edges}
+    groups = {frozenset({name} | {m for m in reachable[name] if name in reachable[m]})
+              for name in edges}
+    return [sorted(group) for group in groups if len(group) > 1]
+
+
+def test_no_import_cycles_among_mlphys_modules():
+    assert _import_cycles(lazy=False) == []
+    # counting the imports inside functions too, the registry, the ensembles and the zoo
+    # (zoo modules and the Keras classes they import lazily) take part in no cycle
+    lazy = [group for group in _import_cycles(lazy=True)
+            if any(m.startswith(("mlphys.models", "mlphys.registry", "mlphys.ensemble"))
+                   for m in group)]
+    assert lazy == []

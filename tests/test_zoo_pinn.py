@@ -138,9 +138,9 @@ def test_latin_hypercube_puts_one_point_in_each_stratum():
 def test_random_fourier_features_serialise_with_a_trainable_scale():
     import keras
 
-    from mlphys.models.pinn import _define
+    from mlphys.models._pinn_layers import RandomFourierFeatures
 
-    layer = _define()["RandomFourierFeatures"](64, scale=0.5, seed=7)
+    layer = RandomFourierFeatures(64, scale=0.5, seed=7)
     x = np.random.default_rng(0).uniform(-1, 1, (5, 2)).astype("float32")
     y = keras.ops.convert_to_numpy(layer(x))
     assert y.shape == (5, 64) and np.all(np.abs(y) <= math.sqrt(2 / 64) + 1e-7)
@@ -150,5 +150,5 @@ def test_random_fourier_features_serialise_with_a_trainable_scale():
     copy.set_weights(layer.get_weights())
     np.testing.assert_allclose(keras.ops.convert_to_numpy(copy(x)), y, atol=1e-6)
     np.testing.assert_allclose(  # the same seed draws the same features
-        keras.ops.convert_to_numpy(_define()["RandomFourierFeatures"](64, 0.5, seed=7)(x)),
+        keras.ops.convert_to_numpy(RandomFourierFeatures(64, 0.5, seed=7)(x)),
         y, atol=1e-6)

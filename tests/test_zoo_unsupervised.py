@@ -44,7 +44,8 @@ def test_maze_episode_rules():
     import keras
 
     from mlphys.datasets import DataSpec
-    from mlphys.models.policy_gradient import keras_objects, policy_gradient
+    from mlphys.models._policy_layers import PolicyGradient
+    from mlphys.models.policy_gradient import policy_gradient
     import keras_tuner
 
     spec = DataSpec((3, 3, 3), "regression", 2, "image", label_format="value",
@@ -65,7 +66,7 @@ def test_maze_episode_rules():
     assert np.all(np.asarray(actions) == 4)
     # right (empty), right (chest +1), right (off the grid -0.5), right (-0.5)
     assert np.allclose(np.ravel(rewards), [0, 1, -0.5, -0.5])
-    assert isinstance(keras_objects()["PolicyGradient"], type)
+    assert isinstance(model, PolicyGradient)
     keras.backend.clear_session()
 
 
