@@ -9,6 +9,7 @@ and a small MLP fitting a function (ZOO.md section A).
 
 import numpy as np
 
+from mlphys import compat
 from mlphys.errors import UserError
 from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import all_of, at_least, at_most, close_to, equal, register_check
@@ -162,7 +163,7 @@ def _polynomial_classes():
             self.count.assign_add(ops.cast(ops.shape(design)[0], "float64"))
             l2 = getattr(linear.kernel_regularizer, "l2", 0.0)
             penalty = np.diag([0.0] + [float(l2)] * (self.gram.shape[0] - 1))
-            solution = ops.matmul(ops.linalg.pinv(self.gram / self.count + penalty),
+            solution = ops.matmul(compat.pinv(self.gram / self.count + penalty),
                                   self.moment / self.count)
             linear.bias.assign(ops.cast(solution[0], linear.bias.dtype))
             linear.kernel.assign(ops.cast(solution[1:], linear.kernel.dtype))
