@@ -14,6 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from mlphys import compat
+
 
 # --- polyreg: MLMM 5.2, 5.5, 5.7 ------------------------------------------------------
 
@@ -101,7 +103,7 @@ class LeastSquaresFit(keras.Model):
         self.count.assign_add(ops.cast(ops.shape(design)[0], "float64"))
         l2 = getattr(linear.kernel_regularizer, "l2", 0.0)
         penalty = np.diag([0.0] + [float(l2)] * (self.gram.shape[0] - 1))
-        solution = ops.matmul(ops.linalg.pinv(self.gram / self.count + penalty),
+        solution = ops.matmul(compat.pinv(self.gram / self.count + penalty),
                               self.moment / self.count)
         linear.bias.assign(ops.cast(solution[0], linear.bias.dtype))
         linear.kernel.assign(ops.cast(solution[1:], linear.kernel.dtype))
