@@ -26,6 +26,9 @@ COMMANDS = {  # name -> (module, function); later features add their command her
 }
 
 
+TRAINING_COMMANDS = ("train", "tune", "reproduce")  # say which GPUs they train on
+
+
 class UserMistake(click.ClickException):
     """A `UserError` shown as one line, 'Error: ...', with exit status 2."""
 
@@ -87,7 +90,10 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
                                               "max_content_width": 100})
 @click.version_option(package_name="mlphys", prog_name="mlphys")
-def cli():
+@click.option("--verbose", is_flag=True, help="Show TensorFlow's start-up log and every "
+              "warning (also MLPHYS_VERBOSE=1).")
+@click.pass_context
+def cli(ctx, verbose):
     """mlphys: the canonical examples of machine learning for physicists, as a Keras model
     zoo you train, tune, explain and evaluate from the shell.
 
@@ -100,8 +106,13 @@ def cli():
 
     Shell completion (bash): eval "$(_MLPHYS_COMPLETE=bash_source mlphys)"
     """
+    from mlphys import quiet
+
+    if verbose:  # the environment carries it into `tune --isolate`'s trial processes
+        os.environ["MLPHYS_VERBOSE"] = "1"
+    # a hook, not an import: a command that fails before it needs TensorFlow stays fast
+    quiet.install(announce=ctx.invoked_subcommand in TRAINING_COMMANDS)
 
 
 def main():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter out
     cli(prog_name="mlphys")

@@ -5,7 +5,8 @@
     run = mlphys.train("cnn", "digits", epochs=5, seed=1)
     mlphys.evaluate(run["run_dir"])
 
-Importing mlphys is cheap: TensorFlow is imported only by what builds or runs a model.
+Importing mlphys is cheap: TensorFlow is imported only by what builds or runs a model,
+and then without its start-up log (`mlphys.quiet`; MLPHYS_VERBOSE=1 shows it).
 """
 
 from importlib import import_module
@@ -34,5 +35,8 @@ __all__ = ["DataSpec", "Dataset", "UserError", "build_model", "evaluate", "get_m
 
 def __getattr__(name):
     if name in _LAZY:
+        from mlphys import quiet
+
+        quiet.install()
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'mlphys' has no attribute '{name}'")
