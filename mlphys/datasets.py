@@ -274,6 +274,9 @@ def load_dataset(name, options=None, *, val_split=0.1, data_dir=None):
         no validation split of its own.
     data_dir: where downloadable datasets look for their files before asking Keras.
     """
+    from mlphys import quiet
+
+    quiet.install()  # Keras' sets import TensorFlow: without its start-up log
     load_data_modules()
     options = dict(options or {})
     if name in _DATASETS or not looks_like_path(name):
@@ -314,6 +317,11 @@ def load_dataset(name, options=None, *, val_split=0.1, data_dir=None):
     if dataset.x_val is None:
         split_seed = typed.get("split_seed", accepted.get("split_seed", (int, 0))[1])
         dataset = with_validation_split(dataset, val_split, split_seed)
+    from mlphys.data_checks import check_dataset
+
+    # one place, so that every loader and file format gets it; constant columns are
+    # by design in some generators (a PINN's coefficients), a user's file is warned
+    check_dataset(dataset, warn_constant=name not in _DATASETS)
     return dataset
 
 
