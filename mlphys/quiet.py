@@ -23,6 +23,7 @@ import contextlib
 import importlib.abc
 import importlib.util
 import io
+import logging
 import os
 import sys
 import tempfile
@@ -36,6 +37,11 @@ _state = {"done": False, "announce": False}
 _HARMLESS_WARNINGS = (
     # tune's best run reloads a trial's weights into a model whose optimizer never stepped
     "Skipping variable loading for optimizer",
+)
+# absl (Python logging) warnings of a normal run, likewise
+_HARMLESS_LOGS = (
+    # a legacy .h5 model reopened for evaluation: evaluating builds the metrics
+    "Compiled the loaded model, but the compiled metrics have yet to be built",
 )
 _GPU_REASONS = ("Cannot dlopen", "cuInit", "CUDA_ERROR", "Could not find cuda",
                 "Skipping registering GPU", "cudnn", "driver")
@@ -62,6 +68,9 @@ def install(announce=False):
         return
     for message in _HARMLESS_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
+    absl = logging.getLogger("absl")
+    if not any(isinstance(f, _DropHarmless) for f in absl.filters):
+        absl.addFilter(_DropHarmless())
     if _state["done"]:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # runtime INFO/WARNING lines too
@@ -69,6 +78,11 @@ def install(announce=False):
         import_tensorflow()
     elif not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
+
+
+class _DropHarmless(logging.Filter):
+    def filter(self, record):
+        return not any(text in record.getMessage() for text in _HARMLESS_LOGS)
 
 
 def import_tensorflow():
