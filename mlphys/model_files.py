@@ -41,7 +41,7 @@ def load_keras_model(path):
         raise UserError(f"no model file '{path}'")
     kind = file_kind(path)
     if kind is None:
-        raise UserError(f"'{path}' is not a Keras model file (neither a .keras archive nor "
+        raise UserError(f"cannot read '{path}': it is not a Keras model file (neither a .keras archive nor "
                         "a legacy .h5 model): give a run folder or its model.keras")
     if kind == "keras":
         _check_archive(path)
@@ -55,13 +55,13 @@ def _check_archive(path):
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
     except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise UserError(f"'{path}' is a damaged .keras archive, truncated or corrupted "
+        raise UserError(f"cannot read '{path}': it is a damaged .keras archive, truncated or corrupted "
                         f"({error}): {FIX_ARCHIVE}") from None
     if "config.json" not in names:
-        raise UserError(f"'{path}' is a zip archive but not a Keras model (it has no "
+        raise UserError(f"cannot read '{path}': it is a zip archive but not a Keras model (it has no "
                         "config.json): give a model.keras saved by Keras 3 or mlphys")
     if path.suffix != ".keras":
-        raise UserError(f"'{path}' is a Keras archive whose name does not end in .keras, "
+        raise UserError(f"cannot read '{path}': it is a Keras archive whose name does not end in .keras, "
                         "which Keras requires: rename it to end in .keras")
 
 
@@ -74,12 +74,12 @@ def _check_hdf5(path):
     except ImportError:
         return  # Keras reports it when it tries
     except OSError as error:
-        raise UserError(f"'{path}' is a damaged HDF5 file ({error}): {FIX_ARCHIVE}") from None
+        raise UserError(f"cannot read '{path}': it is a damaged HDF5 file ({error}): {FIX_ARCHIVE}") from None
     if not has_model:
-        raise UserError(f"'{path}' holds weights only, not a model: give the run folder it "
+        raise UserError(f"cannot read '{path}': it holds weights only, not a model: give the run folder it "
                         "belongs to, or its model.keras")
     if path.suffix not in (".h5", ".hdf5"):
-        raise UserError(f"'{path}' is a legacy HDF5 model whose name does not end in .h5, "
+        raise UserError(f"cannot read '{path}': it is a legacy HDF5 model whose name does not end in .h5, "
                         "which Keras requires: rename it to end in .h5")
 
 
@@ -97,7 +97,7 @@ def _load(path, kind):
             unknown = re.search(r"Could not locate (?:class|function) '([^']+)'", text)
             what = f"class '{unknown.group(1)}'" if unknown else "a layer or model class"
             raise UserError(
-                f"'{path}' uses {what}, which is not registered in this process: pass "
+                f"cannot read '{path}': it uses {what}, which is not registered in this process: pass "
                 "--models-from with the Python file or module that defines it") from None
         raise _unreadable(path, kind, error) from None
     except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError) as error:
@@ -110,7 +110,7 @@ def _unreadable(path, kind, error):
             if kind == "hdf5" else "a .keras archive this Keras cannot rebuild")
     fix = (FIX_ARCHIVE if "damaged" in what else "re-save it as .keras with the Keras that "
            "wrote it (model.save('model.keras')), or train again")
-    return UserError(f"'{path}' is {what} ({type(error).__name__}: "
+    return UserError(f"cannot read '{path}': it is {what} ({type(error).__name__}: "
                      f"{_first_line(str(error))}): {fix}")
 
 
