@@ -325,8 +325,11 @@ def tune(model_name, dataset=None, *, out=None, chief=None, worker=None, worker_
     if chief or address is None:
         write_json(settings_file, {**settings, "status": "running",
                                    "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    return _search(settings, tuning_dir, quiet=quiet, role="chief" if chief else
-                   "worker" if worker else None)
+    from mlphys.cleanup import discarded_unless_started  # issue 13: no half-written folder
+
+    with discarded_unless_started(tuning_dir if address is None else None, "search"):
+        return _search(settings, tuning_dir, quiet=quiet, role="chief" if chief else
+                       "worker" if worker else None)
 
 
 def resume(tuning_dir, *, quiet=False, isolate=None):
