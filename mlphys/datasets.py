@@ -311,8 +311,12 @@ def load_dataset(name, options=None, *, val_split=0.1, data_dir=None):
     if "data_dir" in inspect.signature(getattr(loader, "func", loader)).parameters:
         kwargs["data_dir"] = data_dir
     cached = name in _DATASETS and _DATASETS[name].cache
-    dataset = (load_cached(name, loader, kwargs, accepted, data_dir) if cached
-               else loader(**kwargs))
+    if cached:
+        from mlphys.dataset_cache import load_cached
+
+        dataset = load_cached(name, loader, kwargs, accepted, data_dir)
+    else:
+        dataset = loader(**kwargs)
     dataset.options = typed
     if dataset.x_val is None:
         split_seed = typed.get("split_seed", accepted.get("split_seed", (int, 0))[1])
@@ -375,48 +379,6 @@ def split_indices(y, fraction, seed=0, stratify=True):
     held = np.sort(np.concatenate(held)) if held else np.array([], dtype=int)
     kept = np.setdiff1d(np.arange(n), held, assume_unique=True)
     return kept, held
-
-
-_CACHED_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test",
-                  "sigma_train", "sigma_val", "sigma_test")
-
-
-def load_cached(name, loader, options, accepted, data_dir=None):
-    """The dataset `loader(**options)` returns, kept in `<data dir>/mlphys-cache/` under a
-    key of its name and every option (defaults included), so a second run loads it."""
-    import hashlib
-    import json
-
-    settings = {k: v for k, (_, v) in accepted.items()} | options
-    settings.pop("data_dir", None)
-    key = hashlib.sha256(json.dumps([name, settings], sort_keys=True, default=str)
-                         .encode()).hexdigest()[:16]
-    folder = data_dirs(data_dir)[0] / "mlphys-cache"
-    path = folder / f"{name}-{key}.npz"
-    if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                arrays = {k: stored[k] for k in stored.files}
-            meta = json.loads(path.with_suffix(".json").read_text())
-            return Dataset(name, DataSpec.from_dict(meta["spec"]),
-                           provenance=meta["provenance"],
-                           **{k: arrays.get(k) for k in _CACHED_ARRAYS})
-        except (OSError, ValueError, KeyError, TypeError, EOFError):
-            pass  # a damaged cache is regenerated below
-    dataset = loader(**options)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        arrays = {k: getattr(dataset, k) for k in _CACHED_ARRAYS
-                  if getattr(dataset, k) is not None}
-        partial = folder / f".{path.stem}-{os.getpid()}.npz"
-        np.savez(partial, **arrays)
-        path.with_suffix(".json").write_text(json.dumps(
-            {"spec": dataset.spec.to_dict(),
-             "provenance": {**dataset.provenance, "cached": str(path)}}, default=str))
-        os.replace(partial, path)  # the .npz appears last and whole: it marks a complete entry
-    except OSError:
-        pass  # a read-only data directory: generate every time
-    return dataset
 
 
 def data_dirs(data_dir=None):
