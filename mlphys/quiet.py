@@ -106,7 +106,10 @@ class _Finder(importlib.abc.MetaPathFinder):
             return None
         _uninstall()
         spec = importlib.util.find_spec(name)
-        if spec is not None and spec.loader is not None:
+        if spec is None:
+            raise TensorFlowUnavailable("TensorFlow is not installed in this Python "
+                                        f"({sys.executable}): pip install tensorflow")
+        if spec.loader is not None:
             spec.loader = _QuietLoader(spec.loader)
         return spec
 
@@ -141,7 +144,8 @@ def _captured_stderr():
     lines = []
     python_side = io.StringIO()
     with tempfile.TemporaryFile(mode="w+b") as capture:
-        sys.stderr.flush()
+        with contextlib.suppress(Exception):  # sys.stderr may be None (pythonw) or closed
+            sys.stderr.flush()
         saved = os.dup(2)
         os.dup2(capture.fileno(), 2)
         try:

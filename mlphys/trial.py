@@ -160,7 +160,9 @@ def run_trial(settings, data=None):
 
 def main(argv):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    __import__("mlphys.quiet").quiet.install()  # issue 13: no TensorFlow start-up log
+    from mlphys import quiet  # issue 13: the trial's stderr without TensorFlow's log
+
+    quiet.install()
     settings = json.loads(Path(argv[1]).read_text())
     run_trial(settings)
 

@@ -182,3 +182,9 @@ def test_verbose_installs_nothing(fresh, monkeypatch):
     assert os.environ["MLPHYS_VERBOSE"] == "1" and quiet.verbose()
     assert not any(isinstance(f, quiet._Finder) for f in sys.meta_path)
     assert not fresh._state["done"]
+
+
+def test_tensorflow_not_installed_is_one_line(monkeypatch):
+    monkeypatch.setattr(quiet.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match="TensorFlow is not installed.*pip install"):
+        quiet._Finder().find_spec("tensorflow")
