@@ -60,13 +60,19 @@ def check_finite(name, arrays, where=None):
     """
     for key, values in arrays.items():
         if not isinstance(values, np.ndarray) or values.dtype.kind not in "fc" or (
-                values.size == 0 or np.isfinite(values).all()):
+                values.size == 0 or _all_finite(values)):
             continue
         bad = ~np.isfinite(values)
         first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), values.shape))
         at = where(key, first) if where else f"{key}[{', '.join(map(str, first))}]"
         raise UserError(f"'{name}' has {int(bad.sum()):,} NaN or infinite value(s) in "
                         f"{key}, the first at {at}; remove or replace them before training")
+
+
+def _all_finite(values, chunk=4096):
+    """np.isfinite(values).all(), a chunk of samples at a time (no image-sized mask)."""
+    return all(np.isfinite(values[start:start + chunk]).all()
+               for start in range(0, len(values), chunk))
 
 
 def _check_finite(dataset, split, axis):
