@@ -182,7 +182,7 @@ def test_random_and_bayesian_search_use_the_ranges(run_cli, tmp_path, tuner_args
 
 def test_hyperband_continues_promoted_trials(run_cli, tmp_path):
     result = run_cli("tune", "mlp", "-d", "digits", "-o", "size=8", "--seed", "1", "-q",
-                     "--tuner", "hyperband", "--max-epochs", "3", "--space", "units=int:4:64:4",
+                     "--tuner", "hyperband", "--max-epochs", "3", "--space", "units=int:8:64:4",
                      "--space", "hidden_layers=1", "--space", "activation=relu",
                      "--space", "learning_rate=1e-2", "--out", tmp_path)
     assert result.exit_code == 0, result.output
@@ -297,7 +297,7 @@ def _free_port():
 def test_chief_and_two_workers_share_the_trials(tmp_path):
     address = f"127.0.0.1:{_free_port()}"
     common = [sys.executable, "-m", "mlphys", "tune", "mlp", *SMALL, "--tuner", "random",
-              "--max-trials", "4", "--space", "units=int:4:64:4", "--space", "hidden_layers=1",
+              "--max-trials", "4", "--space", "units=int:8:64:4", "--space", "hidden_layers=1",
               "--space", "activation=relu", "--space", "learning_rate=1e-2",
               "--out", str(tmp_path)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
