@@ -26,7 +26,7 @@ COMMANDS = {  # name -> (module, function); later features add their command her
 }
 
 
-TRAINING_COMMANDS = ("train", "tune", "reproduce")  # say which GPUs they train on
+TRAINING_COMMANDS = ("train", "tune", "reproduce")  # say which GPUs they trained on
 
 
 class UserMistake(click.ClickException):
@@ -59,13 +59,19 @@ class LazyGroup(click.Group):
             raise
 
     def invoke(self, ctx):
+        from mlphys import quiet
+
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except UserError as error:
             raise UserMistake(str(error)) from None
         except Interrupted as stop:
             click.echo(f"\n{stop}", err=True)
             ctx.exit(130)
+        # after the work, so that a user error is the only line even on a GPU machine
+        if ctx.invoked_subcommand in TRAINING_COMMANDS and quiet.devices_used():
+            click.echo(f"mlphys: trained on {quiet.devices_used()}", err=True)
+        return result
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
@@ -111,7 +117,7 @@ def cli(ctx, verbose):
     if verbose:  # the environment carries it into `tune --isolate`'s trial processes
         os.environ["MLPHYS_VERBOSE"] = "1"
     # a hook, not an import: a command that fails before it needs TensorFlow stays fast
-    quiet.install(announce=ctx.invoked_subcommand in TRAINING_COMMANDS)
+    quiet.install()
 
 
 def main():

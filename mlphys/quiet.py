@@ -12,7 +12,8 @@ file, and only what a user needs comes back, as one line each:
 
 - TensorFlow cannot be imported: `UserError` (also an `ImportError`) with the reason;
 - a GPU is installed but TensorFlow cannot use it: a warning with TensorFlow's reason;
-- with `announce=True` (the training commands), the GPUs it trains on.
+- the GPUs it found are kept for `devices_used()`: the training commands name them in
+  one line when they have finished (not before: a user error stays the only line).
 
 `install()` hooks the import instead of doing it, so that commands which end before they
 need TensorFlow (a misspelt name, `list`, `info`) stay as fast as before.
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from mlphys.errors import UserError
 
-_state = {"done": False, "announce": False}
+_state = {"done": False, "gpus": ""}
 # Python warnings of a normal run that tell a user nothing they can act on
 _HARMLESS_WARNINGS = (
     # tune's best run reloads a trial's weights into a model whose optimizer never stepped
@@ -58,12 +59,8 @@ def verbose():
                                                                        "no")
 
 
-def install(announce=False):
-    """Make the first `import tensorflow` of this process quiet (see the module docstring).
-
-    announce: print one line naming the GPUs TensorFlow will train on, if it finds any.
-    """
-    _state["announce"] = _state["announce"] or announce
+def install():
+    """Make the first `import tensorflow` of this process quiet (see the module docstring)."""
     if verbose():
         return
     for message in _HARMLESS_WARNINGS:
@@ -180,12 +177,16 @@ def _quietly(load):
             "reinstall it (pip install tensorflow), or run with MLPHYS_VERBOSE=1 to see "
             "its whole log") from None
     if gpus:
-        if _state["announce"]:
-            print(f"mlphys: training on {_describe(tf, gpus)}", file=sys.stderr, flush=True)
+        _state["gpus"] = _describe(tf, gpus)
     elif _gpu_installed():
         print(f"warning: a GPU is installed but TensorFlow cannot use it "
               f"({_gpu_reason(tf, lines)}); running on the CPU (MLPHYS_VERBOSE=1 shows "
               "TensorFlow's log)", file=sys.stderr, flush=True)
+
+
+def devices_used():
+    """'GPU:0 (NVIDIA H200), ...' if TensorFlow was imported here and found GPUs, else ''."""
+    return _state["gpus"]
 
 
 def _describe(tf, gpus):

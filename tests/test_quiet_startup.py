@@ -50,7 +50,7 @@ def test_an_isolated_trial_process_installs_the_hook(monkeypatch, tmp_path):
     import mlphys.trial
 
     calls = []
-    monkeypatch.setattr(quiet, "install", lambda announce=False: calls.append("install"))
+    monkeypatch.setattr(quiet, "install", lambda: calls.append("install"))
     monkeypatch.setattr(mlphys.trial, "run_trial", lambda settings: calls.append(settings))
     (tmp_path / "settings.json").write_text('{"model": "mlp"}')
     mlphys.trial.main(["trial", str(tmp_path / "settings.json")])
@@ -94,7 +94,7 @@ def test_the_python_api_is_quiet(tmp_path):
 @pytest.fixture
 def fresh(monkeypatch):
     """`mlphys.quiet` as if TensorFlow had not been imported yet."""
-    monkeypatch.setattr(quiet, "_state", {"done": False, "announce": False})
+    monkeypatch.setattr(quiet, "_state", {"done": False, "gpus": ""})
     monkeypatch.delenv("MLPHYS_VERBOSE", raising=False)
     return quiet
 
@@ -147,10 +147,19 @@ def test_a_gpu_tensorflow_cannot_use_is_one_line(fresh, capfd, monkeypatch):
     assert "Cannot dlopen some GPU libraries" in lines[0] and "gpu_device.cc" not in lines[0]
 
 
-def test_training_commands_name_their_gpus(fresh, capfd):
-    fresh._state["announce"] = True
+def test_training_commands_name_their_gpus_when_done(fresh, capfd, monkeypatch):
+    from click.testing import CliRunner
+
+    from mlphys.cli.main import cli
+
     fresh._quietly(lambda: _fake_tf(gpus=("NVIDIA H200",)))
-    assert capfd.readouterr().err == "mlphys: training on GPU:0 (NVIDIA H200)\n"
+    assert capfd.readouterr().err == "" and fresh.devices_used() == "GPU:0 (NVIDIA H200)"
+    monkeypatch.setattr(quiet, "install", lambda: None)
+    assert CliRunner().invoke(cli, ["train", "cnnn"]).stderr.count("\n") == 1  # error only
+    result = CliRunner().invoke(cli, ["reproduce", "--list"])
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[-1] == "mlphys: trained on GPU:0 (NVIDIA H200)"
+    assert "mlphys: trained" not in CliRunner().invoke(cli, ["list", "models"]).stderr
 
 
 def test_cuda_hidden_on_purpose_is_no_gpu(monkeypatch):
@@ -158,16 +167,16 @@ def test_cuda_hidden_on_purpose_is_no_gpu(monkeypatch):
     assert not quiet._gpu_installed()
 
 
-def test_the_group_installs_the_hook_and_train_announces(fresh, monkeypatch):
+def test_the_group_installs_the_hook(fresh, monkeypatch):
     from click.testing import CliRunner
 
     from mlphys.cli.main import cli
 
     installed = []
-    monkeypatch.setattr(quiet, "install", lambda announce=False: installed.append(announce))
+    monkeypatch.setattr(quiet, "install", lambda: installed.append(True))
     assert CliRunner().invoke(cli, ["list", "models"]).exit_code == 0
     assert CliRunner().invoke(cli, ["train", "cnnn"]).exit_code == 2
-    assert installed == [False, True]
+    assert installed == [True, True]
 
 
 def test_verbose_installs_nothing(fresh, monkeypatch):
