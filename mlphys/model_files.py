@@ -94,11 +94,15 @@ def _load(path, kind):
     except (TypeError, ValueError, KeyError, AttributeError) as error:
         text = str(error)
         if "Could not locate" in text or "Unknown layer" in text or "custom" in text.lower():
-            unknown = re.search(r"Could not locate (?:class|function) '([^']+)'", text)
+            unknown = re.search(r"(?:Could not locate (?:class|function)|Unknown "
+                                r"[a-z ]+:) '([^']+)'", text)
             what = f"class '{unknown.group(1)}'" if unknown else "a layer or model class"
+            legacy = (" or, for a Keras 2 layer, re-save the model as .keras with the Keras "
+                      "that wrote it") if kind == "hdf5" else ""
             raise UserError(
-                f"cannot read '{path}': it uses {what}, which is not registered in this process: pass "
-                "--models-from with the Python file or module that defines it") from None
+                f"cannot read '{path}': it {'is a legacy HDF5 model that ' if legacy else ''}"
+                f"uses {what}, which is not registered in this process: pass --models-from "
+                f"with the Python file or module that defines it{legacy}") from None
         raise _unreadable(path, kind, error) from None
     except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError) as error:
         raise _unreadable(path, kind, error) from None

@@ -98,6 +98,10 @@ def _model_files(ws):
     with h5py.File(ws / "only.weights.h5", "w") as f:
         f["kernel"] = np.zeros(3)
     (ws / "text.h5").write_text("not hdf5")
+    with h5py.File(ws / "keras2.h5", "w") as f:  # a legacy model with a Keras 2 layer
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {
+            "name": "old", "layers": [{"class_name": "OldKeras2Layer", "config": {}}]}})
+        f.attrs["keras_version"] = "2.4.0"
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +192,8 @@ CASES = [
     ("evaluate-weights-only", ["evaluate", "WS/only.weights.h5", "-d", "iris"],
      ["weights only"]),
     ("evaluate-text-h5", ["evaluate", "WS/text.h5", "-d", "iris"], ["not a Keras model"]),
+    ("evaluate-legacy-h5", ["evaluate", "WS/keras2.h5", "-d", "iris"],
+     ["legacy HDF5 model", "'OldKeras2Layer'", "re-save"]),
     ("evaluate-missing", ["evaluate", "WS/gone"], ["no run folder or model file"]),
     ("evaluate-not-a-run", ["evaluate", "WS/photos"], ["config.json"]),
     ("evaluate-wrong-data", ["evaluate", "RUN", "-d", "digits"], ["inputs of shape"]),
