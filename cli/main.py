@@ -3,6 +3,8 @@
 `mlphys --help`, `mlphys list` and `mlphys info NAME` never import TensorFlow: each
 subcommand lives in its own module, loaded on demand (Click's "lazily loading
 subcommands" pattern), and those modules import the engine inside their functions.
+The group hooks the first import of TensorFlow (`mlphys.quiet`) so that its start-up log
+stays off the terminal; `mlphys --verbose ...` shows it.
 """
 
 import os
