@@ -48,11 +48,20 @@ def _model_info(name, shape, classes, task, params, as_json):
     from mlphys.hparams import declared_hyperparameters, parse_assignments
     from mlphys.registry import get_model
 
+    from mlphys.hparams import resolve_params
+
     entry = get_model(name)
     declared = declared_hyperparameters(entry)
+    params = parse_assignments(params, "--param")
+    resolve_params(entry, params)  # refused against the declarations before any output
+    # built before anything is printed, so that a value Keras refuses is the only line
+    built = _build_for_shape(entry, shape, classes, task, params) if shape else None
     fitting = [d for d in list_datasets() if entry.accepts(get_dataset(d).task,
                                                           get_dataset(d).kind)]
-    if as_json and not shape:
+    if as_json and built:  # the layer table's JSON alone, so that stdout stays JSON
+        _layer_table(entry, shape, *built, as_json)
+        return
+    if as_json:
         output.as_json({
             "name": name, "task": entry.task, "inputs": entry.inputs,
             "default_dataset": entry.dataset, "source": entry.source, "doc": entry.doc,
@@ -75,9 +84,8 @@ def _model_info(name, shape, classes, task, params, as_json):
     formula = _formula(entry.dataset)
     if formula:
         click.echo(f"\ndata ({entry.dataset}):\n" + _indent(formula))
-    if shape:
-        _layer_table(entry, shape, classes, task, parse_assignments(params, "--param"),
-                     as_json)
+    if built:
+        _layer_table(entry, shape, *built, as_json)
 
 
 def _formula(dataset):
@@ -104,7 +112,8 @@ def _parse_shape(text):
     return shape
 
 
-def _layer_table(entry, shape, classes, task, params, as_json):
+def _build_for_shape(entry, shape, classes, task, params):
+    """(model, hp, number of outputs) of `entry` built for inputs of `shape`."""
     from mlphys.datasets import DataSpec
 
     shape_text = ",".join(map(str, shape))
@@ -118,6 +127,10 @@ def _layer_table(entry, shape, classes, task, params, as_json):
     from mlphys.building import build_model
 
     model, hp = build_model(entry.name, spec, params, dataset_name=f"--shape {shape_text}")
+    return model, hp, outputs
+
+
+def _layer_table(entry, shape, model, hp, outputs, as_json):
     if as_json:
         output.as_json({"name": entry.name, "input_shape": list(shape),
                         "parameters": int(model.count_params()),

@@ -3,6 +3,8 @@
 `mlphys --help`, `mlphys list` and `mlphys info NAME` never import TensorFlow: each
 subcommand lives in its own module, loaded on demand (Click's "lazily loading
 subcommands" pattern), and those modules import the engine inside their functions.
+The group hooks the first import of TensorFlow (`mlphys.quiet`) so that its start-up log
+stays off the terminal; `mlphys --verbose ...` shows it.
 """
 
 import os
@@ -24,6 +26,9 @@ COMMANDS = {  # name -> (module, function); later features add their command her
     "sample": ("mlphys.cli.sample", "sample"),
     "embed": ("mlphys.cli.embed", "embed"),
 }
+
+
+TRAINING_COMMANDS = ("train", "tune", "reproduce")  # say which GPUs they trained on
 
 
 class UserMistake(click.ClickException):
@@ -56,13 +61,19 @@ class LazyGroup(click.Group):
             raise
 
     def invoke(self, ctx):
+        import mlphys.quiet as quiet
+
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except UserError as error:
             raise UserMistake(str(error)) from None
         except Interrupted as stop:
             click.echo(f"\n{stop}", err=True)
             ctx.exit(130)
+        # after the work, so that a user error is the only line even on a GPU machine
+        if ctx.invoked_subcommand in TRAINING_COMMANDS and quiet.devices_used():
+            click.echo(f"mlphys: trained on {quiet.devices_used()}", err=True)
+        return result
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
@@ -87,7 +98,10 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
                                               "max_content_width": 100})
 @click.version_option(package_name="mlphys", prog_name="mlphys")
-def cli():
+@click.option("--verbose", is_flag=True, help="Show TensorFlow's start-up log and every "
+              "warning (also MLPHYS_VERBOSE=1).")
+@click.pass_context
+def cli(ctx, verbose):
     """mlphys: the canonical examples of machine learning for physicists, as a Keras model
     zoo you train, tune, explain and evaluate from the shell.
 
@@ -100,8 +114,13 @@ def cli():
 
     Shell completion (bash): eval "$(_MLPHYS_COMPLETE=bash_source mlphys)"
     """
+    import mlphys.quiet as quiet
+
+    if verbose:  # the environment carries it into `tune --isolate`'s trial processes
+        os.environ["MLPHYS_VERBOSE"] = "1"
+    # a hook, not an import: a command that fails before it needs TensorFlow stays fast
+    quiet.install()
 
 
 def main():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter out
     cli(prog_name="mlphys")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlphys.data_checks import check_finite
 from mlphys.datasets import (Dataset, infer_spec, register_file_format, split_indices)
 from mlphys.errors import UserError
 from mlphys.data._images import as_unit_images
@@ -114,6 +115,10 @@ def npz_file(path, task: str = "auto", kind: str = "auto", test_split: float = 0
     x_test = _image_or_vector(arrays["x_test"], kind)[0] if "x_test" in arrays else None
     x_val = _image_or_vector(arrays["x_val"], kind)[0] if "x_val" in arrays else None
     y = arrays["y_train"]
+    # checked here, before the splits, so that the indices are those of the file
+    check_finite(Path(path).stem, {"x_train": x, "y_train": y, "x_test": x_test,
+                                   "y_test": arrays.get("y_test"), "x_val": x_val,
+                                   "y_val": arrays.get("y_val")})
     task = infer_task(y, task)
     return _finish(Path(path).stem, x, y, task, x_test, arrays.get("y_test"), test_split,
                    split_seed, {"source": str(Path(path).resolve())}, x_val,
@@ -151,6 +156,12 @@ def csv_file(path, target: str | None = None, task: str = "auto", test_split: fl
                         "values; fill or drop those rows")
     x = features.to_numpy(dtype=np.float32)
     y = table[target].to_numpy()
+
+    def where(key, index):  # line 1 of the file is the header
+        column = features.columns[index[1]] if "feature" in key else target
+        return f"column '{column}', line {index[0] + 2} of the file"
+
+    check_finite(Path(path).stem, {"its feature columns": x, "its target column": y}, where)
     task = infer_task(y, task)
     if task == "regression" and y.dtype.kind not in "iuf":
         raise UserError(f"'{path}': target '{target}' is not numeric, so it cannot be "

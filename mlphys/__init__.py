@@ -7,7 +7,8 @@
     mlphys.evaluate(run.path)
     mlphys.Run.open("saved_models/cnn-digits-20261201-101500").model
 
-Importing mlphys is cheap: TensorFlow is imported only by what builds or runs a model.
+Importing mlphys is cheap: TensorFlow is imported only by what builds or runs a model,
+and then without its start-up log (`mlphys.quiet`; MLPHYS_VERBOSE=1 shows it).
 """
 
 from importlib import import_module
@@ -39,5 +40,8 @@ __all__ = ["DataSpec", "Dataset", "Run", "RunConfig", "UserError", "build_model"
 
 def __getattr__(name):
     if name in _LAZY:
+        import mlphys.quiet as quiet
+
+        quiet.install()
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'mlphys' has no attribute '{name}'")

@@ -1,4 +1,11 @@
-"""From a registry name, a `DataSpec` and hyperparameters to a compiled Keras model."""
+"""From a registry name, a `DataSpec` and hyperparameters to a compiled Keras model.
+
+    from mlphys.building import build_model
+    model, hp = build_model("cnn", spec, {"filters": 16})
+
+A value Keras itself refuses while building (a builder whose declarations cannot be read
+from its source gets no range check) is a `UserError` naming the values.
+"""
 
 from mlphys.errors import UserError
 from mlphys.hparams import declare_training_hyperparameters, fixed_hyperparameters, resolve_params
@@ -54,9 +61,32 @@ def build_model(name, spec, params=None, *, hp=None, dataset_name="this dataset"
     """
     entry = get_model(name)
     check_compatible(entry, spec.task, spec.kind, spec.input_shape, dataset_name)
+    given = resolve_params(entry, params) if hp is None else None
     if hp is None:
-        hp = fixed_hyperparameters(resolve_params(entry, params))
-    model = entry.builder(hp, spec)
-    if not entry.compiles:
-        compile_for_task(model, hp, spec)
+        hp = fixed_hyperparameters(given)
+    try:
+        model = entry.builder(hp, spec)
+        if not entry.compiles:
+            compile_for_task(model, hp, spec)
+    except (ValueError, TypeError) as error:
+        if not _raised_by_keras(error):
+            raise  # a builder's own failure is a bug to see, with its traceback
+        values = given if given is not None else {
+            k: v for k, v in hp.values.items() if not k.startswith("tuner/")}
+        shown = ", ".join(f"{k}={v}" for k, v in values.items()) or "its defaults"
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise UserError(f"Keras cannot build '{name}' with {shown} ({type(error).__name__}: "
+                        f"{message}); 'mlphys info {name}' lists the hyperparameters "
+                        "and their ranges") from None
     return model, hp
+
+
+def _raised_by_keras(error):
+    """True when the innermost frame of `error`'s traceback is inside Keras: a layer or
+    optimizer refusing a value (`Dropout(rate=5)`), as opposed to a builder's own bug."""
+    import os
+
+    tb = error.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{os.sep}keras{os.sep}" in tb.tb_frame.f_code.co_filename

@@ -18,105 +18,18 @@ import inspect
 import os
 import types
 import typing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+# the data contract lives in mlphys.dataspec (which the dataset cache imports too)
+from mlphys.dataspec import KINDS, TASKS, DataSpec, Dataset, data_dirs  # noqa: F401
 from mlphys.errors import UserError, unknown_name
+from mlphys.hparams import parse_bool
 from mlphys.patterns import matching
 from mlphys.plugins import import_with_plugins
-
-TASKS = ("classification", "binary", "regression")
-KINDS = ("image", "vector", "sequence")
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """What a model needs to know to size itself for a dataset.
-
-    input_shape: shape of one sample, e.g. (28, 28, 1) for an image, (4,) for a vector.
-    task: "classification" (integer or one-hot labels, softmax), "binary" (labels 0/1, one
-        sigmoid output) or "regression".
-    num_outputs: number of classes, 1 for binary, number of targets for regression.
-    kind: "image", "vector" or "sequence".
-    class_names: names of the classes, for classification.
-    label_format: "integer", "onehot" or "value" (regression targets).
-    target_shape: shape of one label: () for integer labels, (K,) for one-hot or T
-        regression targets, (H, W) for per-pixel classes, (H, W, C) for target images.
-    """
-
-    input_shape: tuple
-    task: str
-    num_outputs: int
-    kind: str
-    class_names: tuple | None = None
-    label_format: str = "integer"
-    target_shape: tuple = ()
-
-    def to_dict(self):
-        return {"input_shape": list(self.input_shape), "task": self.task,
-                "num_outputs": self.num_outputs, "kind": self.kind,
-                "class_names": list(self.class_names) if self.class_names else None,
-                "label_format": self.label_format, "target_shape": list(self.target_shape)}
-
-    @classmethod
-    def from_dict(cls, d):
-        """The inverse of `to_dict` (config.json and dataset caches store specs as JSON)."""
-        return cls(tuple(d["input_shape"]), d["task"], d["num_outputs"], d["kind"],
-                   tuple(d["class_names"]) if d.get("class_names") else None,
-                   d.get("label_format", "integer"), tuple(d.get("target_shape", ())))
-
-    def describe(self):
-        shape = "x".join(str(s) for s in self.input_shape)
-        if self.task == "regression":
-            return f"{self.kind} {shape} -> {self.num_outputs} target(s)"
-        classes = 2 if self.task == "binary" else self.num_outputs
-        return f"{self.kind} {shape} -> {classes} classes"
-
-
-@dataclass
-class Dataset:
-    """Train, validation and test arrays with their `DataSpec` and provenance.
-
-    Images are float32 in [0, 1] with shape (N, H, W, C); labels are integers (N,), one-hot
-    (N, K), per-pixel classes (N, H, W) or regression targets (N, T) or (N, H, W, C).
-
-    sigma_train/val/test: the targets' standard uncertainties (same shape as y), for
-        measured or pseudo-data; when given, regression trains on chi^2 / N (each sample
-        weighted by 1/sigma^2) and `train --replicas` fluctuates the targets within them.
-    """
-
-    name: str
-    spec: DataSpec
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    x_val: np.ndarray | None = None
-    y_val: np.ndarray | None = None
-    provenance: dict = field(default_factory=dict)
-    options: dict = field(default_factory=dict)
-    sigma_train: np.ndarray | None = None
-    sigma_val: np.ndarray | None = None
-    sigma_test: np.ndarray | None = None
-
-    def split(self, which):
-        if which not in ("train", "val", "test"):
-            raise UserError(f"unknown split '{which}': choose train, val or test")
-        return getattr(self, f"x_{which}"), getattr(self, f"y_{which}")
-
-    def sizes(self):
-        return {s: int(len(getattr(self, f"y_{s}"))) for s in ("train", "val", "test")}
-
-    def sample_weight(self, which):
-        """1/sigma^2 per sample of split `which` (so that MSE becomes chi^2 / N), or None."""
-        sigma = getattr(self, f"sigma_{which}")
-        if sigma is None:
-            return None
-        sigma = np.asarray(sigma, dtype=np.float64).reshape(len(sigma), -1)
-        return (1.0 / np.mean(sigma ** 2, axis=1)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -250,10 +163,7 @@ def _coerce_option(name, text, kind, dataset):
     origin = typing.get_origin(kind)
     try:
         if kind is bool:
-            low = text.lower()
-            if low not in ("true", "false", "yes", "no", "1", "0"):
-                raise ValueError
-            return low in ("true", "yes", "1")
+            return parse_bool(text)
         if origin is tuple or kind is tuple:
             return tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
         if origin in (typing.Union, types.UnionType):
@@ -274,6 +184,9 @@ def load_dataset(name, options=None, *, val_split=0.1, data_dir=None):
         no validation split of its own.
     data_dir: where downloadable datasets look for their files before asking Keras.
     """
+    import mlphys.quiet as quiet
+
+    quiet.install()  # Keras' sets import TensorFlow: without its start-up log
     load_data_modules()
     options = dict(options or {})
     if name in _DATASETS or not looks_like_path(name):
@@ -308,12 +221,21 @@ def load_dataset(name, options=None, *, val_split=0.1, data_dir=None):
     if "data_dir" in inspect.signature(getattr(loader, "func", loader)).parameters:
         kwargs["data_dir"] = data_dir
     cached = name in _DATASETS and _DATASETS[name].cache
-    dataset = (load_cached(name, loader, kwargs, accepted, data_dir) if cached
-               else loader(**kwargs))
+    if cached:
+        from mlphys.dataset_cache import load_cached
+
+        dataset = load_cached(name, loader, kwargs, accepted, data_dir)
+    else:
+        dataset = loader(**kwargs)
     dataset.options = typed
     if dataset.x_val is None:
         split_seed = typed.get("split_seed", accepted.get("split_seed", (int, 0))[1])
         dataset = with_validation_split(dataset, val_split, split_seed)
+    from mlphys.data_checks import check_dataset
+
+    # one place, so that every loader and file format gets it; constant columns are
+    # by design in some generators (a PINN's coefficients), a user's file is warned
+    check_dataset(dataset, warn_constant=name not in _DATASETS)
     return dataset
 
 
@@ -367,60 +289,3 @@ def split_indices(y, fraction, seed=0, stratify=True):
     held = np.sort(np.concatenate(held)) if held else np.array([], dtype=int)
     kept = np.setdiff1d(np.arange(n), held, assume_unique=True)
     return kept, held
-
-
-_CACHED_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test",
-                  "sigma_train", "sigma_val", "sigma_test")
-
-
-def load_cached(name, loader, options, accepted, data_dir=None):
-    """The dataset `loader(**options)` returns, kept in `<data dir>/mlphys-cache/` under a
-    key of its name and every option (defaults included), so a second run loads it."""
-    import hashlib
-    import json
-
-    settings = {k: v for k, (_, v) in accepted.items()} | options
-    settings.pop("data_dir", None)
-    key = hashlib.sha256(json.dumps([name, settings], sort_keys=True, default=str)
-                         .encode()).hexdigest()[:16]
-    folder = data_dirs(data_dir)[0] / "mlphys-cache"
-    path = folder / f"{name}-{key}.npz"
-    if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                arrays = {k: stored[k] for k in stored.files}
-            meta = json.loads(path.with_suffix(".json").read_text())
-            return Dataset(name, DataSpec.from_dict(meta["spec"]),
-                           provenance=meta["provenance"],
-                           **{k: arrays.get(k) for k in _CACHED_ARRAYS})
-        except (OSError, ValueError, KeyError, TypeError, EOFError):
-            pass  # a damaged cache is regenerated below
-    dataset = loader(**options)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        arrays = {k: getattr(dataset, k) for k in _CACHED_ARRAYS
-                  if getattr(dataset, k) is not None}
-        partial = folder / f".{path.stem}-{os.getpid()}.npz"
-        np.savez(partial, **arrays)
-        path.with_suffix(".json").write_text(json.dumps(
-            {"spec": dataset.spec.to_dict(),
-             "provenance": {**dataset.provenance, "cached": str(path)}}, default=str))
-        os.replace(partial, path)  # the .npz appears last and whole: it marks a complete entry
-    except OSError:
-        pass  # a read-only data directory: generate every time
-    return dataset
-
-
-def data_dirs(data_dir=None):
-    """Where downloadable datasets are looked for, in order: `--data-dir`,
-    `$MLPHYS_DATA_DIR`, then the Keras cache (`$KERAS_HOME/datasets`, `~/.keras/datasets`)."""
-    dirs = []
-    if data_dir:
-        dirs.append(Path(data_dir).expanduser())
-    if os.environ.get("MLPHYS_DATA_DIR"):
-        dirs.append(Path(os.environ["MLPHYS_DATA_DIR"]).expanduser())
-    keras_home = os.environ.get("KERAS_HOME")
-    if keras_home:
-        dirs.append(Path(keras_home).expanduser() / "datasets")
-    dirs += [Path("~/.keras/datasets").expanduser(), Path("/tmp/.keras/datasets")]
-    return dirs

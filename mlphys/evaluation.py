@@ -1,6 +1,5 @@
 """Scoring a model on a dataset split, and `mlphys evaluate` on a saved run or file."""
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -130,24 +129,9 @@ def score_entry(model, dataset, split="test", model_name=None, batch_size=256):
 
 def load_keras_model(path):
     """`keras.models.load_model`, with a damaged or foreign file reported in one line."""
-    import keras
+    from mlphys.model_files import load_keras_model as load  # issue 13: every wrong file
 
-    from mlphys.registry import define_keras_objects
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"no model file '{path}'")
-    define_keras_objects()  # the zoo's custom classes, so that a fresh process finds them
-    try:
-        return keras.models.load_model(path)
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, UnicodeDecodeError) as error:
-        raise UserError(f"cannot read '{path}' as a Keras model ({type(error).__name__}: "
-                        f"{error}); the file is damaged or not a .keras file") from None
-    except (TypeError, ValueError) as error:
-        if "Could not locate" in str(error) or "custom" in str(error).lower():
-            raise UserError(f"'{path}' uses a layer or model that is not registered "
-                            f"({error}); pass --models-from with the file that defines it") from None
-        raise UserError(f"cannot read '{path}' as a Keras model ({error})") from None
+    return load(path)
 
 
 def evaluate(run_or_file, dataset=None, options=None, *, split="test", checkpoint="model",

@@ -135,15 +135,26 @@ def parse_assignments(items, flag):
     return parsed
 
 
+# the words a boolean is written with, in -p and -o alike
+TRUE_WORDS, FALSE_WORDS = ("true", "yes", "on"), ("false", "no", "off")
+
+
+def parse_bool(text):
+    """`true/yes/on` or `false/no/off` (any case) as a bool; ValueError otherwise."""
+    low = text.strip().lower()
+    if low in TRUE_WORDS or low in FALSE_WORDS:
+        return low in TRUE_WORDS
+    raise ValueError(f"not a boolean: {text!r}")
+
+
 def parse_scalar(text):
     """A command-line value as int, float, bool or string, whichever it reads as."""
     if not isinstance(text, str):
         return text
-    low = text.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
+    try:
+        return parse_bool(text)
+    except ValueError:
+        pass
     for kind in (int, float):
         try:
             return kind(text)
@@ -152,18 +163,22 @@ def parse_scalar(text):
     return text
 
 
-def _coerce(decl, text):
+def _coerce(decl, text, model=None):
+    """`text` typed as `decl` declares it, refused outside its declared range or choices.
+
+    model: the model's name, for the message.
+    """
     value = parse_scalar(text)
     bad = UserError(f"--param {decl.name}={text}: expected {decl.type_words()}")
     if decl.type == "int":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 isinstance(value, float) and not value.is_integer()):
             raise bad
-        return int(value)
+        return check_declared_range(decl, int(value), f"--param {decl.name}={text}", model)
     if decl.type == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise bad
-        return float(value)
+        return check_declared_range(decl, float(value), f"--param {decl.name}={text}", model)
     if decl.type == "bool":
         if not isinstance(value, bool):
             raise bad
@@ -172,7 +187,22 @@ def _coerce(decl, text):
         for choice in decl.values:
             if value == choice or str(choice) == str(text):
                 return choice
-        raise UserError(f"--param {decl.name}={text}: choose one of {decl.range}")
+        raise UserError(f"--param {decl.name}={text}: {model or 'the model'} declares "
+                        f"{decl.name} as one of {decl.range}; choose one of those")
+    return value
+
+
+def has_numeric_range(decl):
+    """True when the source gave literal numbers for both bounds (else nothing to check)."""
+    return all(isinstance(b, (int, float)) and not isinstance(b, bool)
+               for b in (decl.low, decl.high))
+
+
+def check_declared_range(decl, value, where, model=None):
+    """`value`, or a `UserError` quoting the declared range when it lies outside."""
+    if has_numeric_range(decl) and not decl.low <= value <= decl.high:
+        raise UserError(f"{where}: {model or 'the model'} declares {decl.name} in "
+                        f"{decl.range}")
     return value
 
 
@@ -183,7 +213,7 @@ def resolve_params(entry, raw):
     typed = {}
     for name, text in (raw or {}).items():
         if name in declared:
-            typed[name] = _coerce(declared[name], text)
+            typed[name] = _coerce(declared[name], text, entry.name)
         elif dynamic:
             typed[name] = parse_scalar(text)
         else:

@@ -15,6 +15,7 @@ from mlphys.spread import summarise
 
 def train_repeated(config, *, repeats, out=None, quiet=False):
     """Train the resolved `config` with seeds seed, seed+1, ...; return the summary dict."""
+    from mlphys.cleanup import discarded_unless_started
     from mlphys.rundir import check_writable, new_run_dir, write_json
     from mlphys.training import train_config
 
@@ -27,11 +28,13 @@ def train_repeated(config, *, repeats, out=None, quiet=False):
                 "status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     write_json(folder / "config.json", manifest)
     runs = []
-    for k, seed in enumerate(seeds, start=1):
-        run = train_config(replace(config, seed=seed, state=replace(config.state)),
-                           out=folder, quiet=quiet, run_name=f"repeat-{k}")
-        runs.append({"seed": seed, "run_dir": str(run.path),
-                     "status": run.config.state.status, "metrics": run.metrics})
+    # a user error before the first seed trains (bad data) leaves no repeats folder
+    with discarded_unless_started(folder, "repeat-1"):
+        for k, seed in enumerate(seeds, start=1):
+            run = train_config(replace(config, seed=seed, state=replace(config.state)),
+                               out=folder, quiet=quiet, run_name=f"repeat-{k}")
+            runs.append({"seed": seed, "run_dir": str(run.path),
+                         "status": run.config.state.status, "metrics": run.metrics})
     summary = summarise([r["metrics"] for r in runs])
     write_json(folder / "metrics.json", {"split": "test", "repeats": repeats, **summary,
                                          "runs": runs})

@@ -63,7 +63,7 @@ class Run:
     def model(self):
         """The Keras model of the chosen checkpoint."""
         if self._model is None:
-            from mlphys.evaluation import load_keras_model
+            from mlphys.model_files import load_keras_model
 
             self._model = load_keras_model(self.model_file)
         return self._model

@@ -22,8 +22,8 @@ import math
 from dataclasses import dataclass
 
 from mlphys.errors import UserError, unknown_name
-from mlphys.hparams import (Declared, _coerce, declared_hyperparameters, parse_scalar,
-                            resolve_params)
+from mlphys.hparams import (Declared, _coerce, check_declared_range, declared_hyperparameters,
+                            parse_scalar, resolve_params)
 
 SPACE_FORMS = ("a list a,b,c, int:LO:HI[:STEP], float:LO:HI[:STEP] or log:LO:HI[:FACTOR]")
 
@@ -121,8 +121,9 @@ def _number(text, integer, where):
     return int(value) if integer else float(value)
 
 
-def parse_space(decl, text):
-    """The `Declared` range that `--space NAME=TEXT` gives to hyperparameter `decl`."""
+def parse_space(decl, text, model=None):
+    """The `Declared` range that `--space NAME=TEXT` gives to hyperparameter `decl`,
+    refused where it leaves the range the model (named `model`) declares."""
     where = f"--space {decl.name}={text}"
     kind, sep, rest = text.partition(":")
     if sep and kind in ("int", "float", "log"):
@@ -150,6 +151,8 @@ def parse_space(decl, text):
         if step is not None and (step <= 0 or (sampling == "log" and step <= 1)):
             raise UserError(f"{where}: the {'factor' if sampling == 'log' else 'step'} must "
                             f"be {'> 1' if sampling == 'log' else '> 0'}")
+        for bound in (low, high):
+            check_declared_range(decl, bound, where, model)
         default = decl.default if isinstance(decl.default, (int, float)) and (
             low <= decl.default <= high) else low
         return Declared(decl.name, "int" if integer else "float", default, low=low,
@@ -160,7 +163,7 @@ def parse_space(decl, text):
     values = []
     for item in items:
         try:
-            value = _typed(decl, item)
+            value = _typed(decl, item, model)
         except UserError as error:
             raise UserError(f"{where}: {str(error).split(': ', 1)[-1]}") from None
         if value not in values:
@@ -169,10 +172,10 @@ def parse_space(decl, text):
     return Declared(decl.name, "choice", default, values=tuple(values))
 
 
-def _typed(decl, text):
+def _typed(decl, text, model=None):
     if decl.type == "fixed" or decl.name.startswith("<"):
         return parse_scalar(text)
-    return _coerce(decl, text)
+    return _coerce(decl, text, model)
 
 
 def build_space(entry, spaces=None, params=None):
@@ -195,7 +198,7 @@ def build_space(entry, spaces=None, params=None):
         if name in fixed or name.startswith("<"):
             continue
         if name in spaces:
-            searched.append(parse_space(decl, spaces[name]))
+            searched.append(parse_space(decl, spaces[name], entry.name))
         elif name in default_search and decl.type != "fixed":
             searched.append(decl)
     for name, text in spaces.items():  # names the reader of the source could not see

@@ -166,6 +166,9 @@ def _summary(plan, repeats, trial_dir):
 
 def main(argv):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import mlphys.quiet as quiet  # the trial's stderr without TensorFlow's start-up log
+
+    quiet.install()
     plan = TrialPlan.from_dict(json.loads(Path(argv[1]).read_text()))
     run_trial(plan)
 

@@ -225,8 +225,12 @@ def tune(run, *, out=None, chief=None, worker=None, worker_id=None, quiet=False,
         search.run.seed = previous.run.seed
     if chief or address is None:
         write_json(settings_file, search.to_json())
-    return _search(search, tuning_dir, role="chief" if chief else
-                   "worker" if worker else None)
+    from mlphys.cleanup import discarded_unless_started
+
+    # a user error before the search starts (bad data, objective) leaves no tuning folder
+    with discarded_unless_started(tuning_dir if address is None else None, "search"):
+        return _search(search, tuning_dir, role="chief" if chief else
+                       "worker" if worker else None)
 
 
 def resume(tuning_dir, *, quiet=False, isolate=None):

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from mlphys import compat
+import mlphys.compat as compat
 
 
 # --- polyreg: MLMM 5.2, 5.5, 5.7 ------------------------------------------------------

@@ -107,7 +107,7 @@ def crack_test_images(data, n):
 def saliency_concentration(model, data, n=8, methods=("saliency", "scorecam")):
     """{method: (mean mass share inside the crack, mean mask area share)} on n cracked
     test images, with the maps of `mlphys.saliency` explaining the Positive class."""
-    from mlphys import saliency
+    import mlphys.saliency as saliency
 
     x, masks = crack_test_images(data, n)
     linear = saliency.linear_model(model)

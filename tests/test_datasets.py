@@ -156,7 +156,7 @@ def write_cifar10(folder, per_batch=4, n_test=6, archive=True):
         _pickle({b"batch_label": f"training batch {i} of 5".encode(), b"data": data,
                  b"labels": batch_labels, b"filenames": [b"x.png"] * per_batch},
                 inner / f"data_batch_{i}")
-    test_labels = [int(v) for v in np.arange(n_test) % 10]
+    test_labels = [int(v) for v in np.arange(n_test) % 8 + 1]  # classes the training has
     _pickle({b"batch_label": b"testing batch 1 of 1",
              b"data": rng.integers(0, 256, (n_test, 3072), dtype=np.uint8),
              b"labels": test_labels, b"filenames": [b"x.png"] * n_test},
@@ -178,7 +178,8 @@ def write_cifar100(folder, n_train=20, n_test=10, archive=True):
     rng = np.random.default_rng(11)
     out = {}
     for split, n in (("train", n_train), ("test", n_test)):
-        fine = [int(v) for v in rng.integers(0, 100, n)]
+        fine = [int(v) for v in rng.integers(0, 100, n)] if split == "train" else [
+            int(v) for v in rng.choice(out["train"][0], n)]  # classes the training has
         coarse = [f // 5 for f in fine]
         data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
         if split == "test":
@@ -592,7 +593,11 @@ def test_npz_float_targets_are_regression(tmp_path):
     assert ds.y_train.dtype == np.float32
     np.testing.assert_allclose(ds.y_train, ds.x_train[:, 0] * 2.5 + 0.1, rtol=1e-5)
     assert ds.sizes()["test"] == 16
-    forced = load_dataset(str(tmp_path / "reg.npz"), {"task": "classification"})
+    # two float values: regression by inference, classification when asked (every
+    # class has samples in each split; 80 one-sample classes would be refused)
+    np.savez(tmp_path / "two.npz", x_train=x, y_train=np.where(x[:, 0] > 0, 1.5, -0.5))
+    assert load_dataset(str(tmp_path / "two.npz")).spec.task == "regression"
+    forced = load_dataset(str(tmp_path / "two.npz"), {"task": "classification"})
     assert forced.spec.task == "classification"
 
 

@@ -141,7 +141,7 @@ def test_an_objective_that_is_never_logged_is_refused(run_cli, tmp_path):
 
 def test_grid_search_table_csv_plot_logs_and_best_run(run_cli, tmp_path):
     result = run_cli("tune", "mlp", *SMALL, "--tuner", "grid", "--space", "hidden_layers=1",
-                     "--space", "units=4,32", "--space", "learning_rate=1e-2",
+                     "--space", "units=5,32", "--space", "learning_rate=1e-2",
                      "--space", "activation=relu", "--objective", "val_accuracy",
                      "--out", tmp_path)
     assert result.exit_code == 0, result.output
@@ -149,7 +149,7 @@ def test_grid_search_table_csv_plot_logs_and_best_run(run_cli, tmp_path):
     tuning_dir = _tuning_dir(tmp_path)
     rows = _rows(tuning_dir)
     assert [r["rank"] for r in rows] == ["1", "2"]
-    assert {r["units"] for r in rows} == {"4", "32"}
+    assert {r["units"] for r in rows} == {"5", "32"}
     assert float(rows[0]["val_accuracy"]) >= float(rows[1]["val_accuracy"])
     assert float(rows[0]["val_accuracy"]) > 0.3  # above chance (0.1)
     assert rows[0]["dropout"] == "0.0" and rows[0]["epochs"] == "1"
@@ -182,7 +182,7 @@ def test_random_and_bayesian_search_use_the_ranges(run_cli, tmp_path, tuner_args
 
 def test_hyperband_continues_promoted_trials(run_cli, tmp_path):
     result = run_cli("tune", "mlp", "-d", "digits", "-o", "size=8", "--seed", "1", "-q",
-                     "--tuner", "hyperband", "--max-epochs", "3", "--space", "units=int:4:64:4",
+                     "--tuner", "hyperband", "--max-epochs", "3", "--space", "units=int:8:64:4",
                      "--space", "hidden_layers=1", "--space", "activation=relu",
                      "--space", "learning_rate=1e-2", "--out", tmp_path)
     assert result.exit_code == 0, result.output
@@ -226,15 +226,17 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(run_cli, tmp_path):
 
 
 def test_a_nan_loss_fails_the_trial(run_cli, tmp_path):
-    result = run_cli("tune", "mlp", *SMALL, "--tuner", "grid", "--space", "hidden_layers=1",
-                     "--space", "units=8", "--space", "activation=relu",
-                     "--space", "learning_rate=1e-2,1e30", "--param", "optimizer=sgd",
+    # within the declared ranges (a value outside them is refused): a deep linear net
+    # with plain SGD at learning rate 1 diverges in its first epoch
+    result = run_cli("tune", "mlp", *SMALL, "--tuner", "grid", "--space", "hidden_layers=3",
+                     "--space", "units=1024", "--space", "activation=linear",
+                     "--space", "learning_rate=1e-2,1.0", "--param", "optimizer=sgd",
                      "--out", tmp_path)
     assert result.exit_code == 0, result.output
     rows = {r["learning_rate"]: r for r in _rows(_tuning_dir(tmp_path))}
     assert rows["0.01"]["status"] == "completed"
-    assert rows["1e+30"]["status"] == "failed"
-    assert "loss became nan" in rows["1e+30"]["reason"]
+    assert rows["1.0"]["status"] == "failed"
+    assert "loss became nan" in rows["1.0"]["reason"]
 
 
 def test_an_interrupted_search_resumes_without_redoing_trials(run_cli, tmp_path,
@@ -252,7 +254,7 @@ def test_an_interrupted_search_resumes_without_redoing_trials(run_cli, tmp_path,
 
     monkeypatch.setattr(mlphys.tuning, "run_trial", interrupted_at_the_third)
     args = ["tune", "mlp", *SMALL, "--tuner", "grid", "--space", "hidden_layers=1",
-            "--space", "units=4,8,16,32", "--space", "activation=relu",
+            "--space", "units=5,8,16,32", "--space", "activation=relu",
             "--space", "learning_rate=1e-2", "--out", tmp_path]
     result = run_cli(*args)
     assert_user_error(result, "interrupted", "--resume")
@@ -263,7 +265,7 @@ def test_an_interrupted_search_resumes_without_redoing_trials(run_cli, tmp_path,
     assert resumed.exit_code == 0, resumed.output
     rows = _rows(tuning_dir)
     assert len(rows) == 4 and all(r["status"] == "completed" for r in rows)
-    assert sorted(r["units"] for r in rows) == ["16", "32", "4", "8"]
+    assert sorted(r["units"] for r in rows) == ["16", "32", "5", "8"]
     ran = [p.parent.name for p in (tuning_dir / "search").glob("trial_*/result.json")]
     assert len(ran) == 4  # each point once: the two completed ones were not redone
     assert_user_error(run_cli("tune", "--resume", tmp_path), "not a tuning folder")
@@ -295,7 +297,7 @@ def _free_port():
 def test_chief_and_two_workers_share_the_trials(tmp_path):
     address = f"127.0.0.1:{_free_port()}"
     common = [sys.executable, "-m", "mlphys", "tune", "mlp", *SMALL, "--tuner", "random",
-              "--max-trials", "4", "--space", "units=int:4:64:4", "--space", "hidden_layers=1",
+              "--max-trials", "4", "--space", "units=int:8:64:4", "--space", "hidden_layers=1",
               "--space", "activation=relu", "--space", "learning_rate=1e-2",
               "--out", str(tmp_path)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
