@@ -43,6 +43,9 @@ class Run:
         if path.is_dir() and (path / "tune.json").exists():
             path = _best_run_of_search(path)
         if path.is_dir():
+            if not (path / "config.json").exists():
+                raise UserError(f"'{path}' has no config.json: give a run folder made by "
+                                "'mlphys train', or a .keras file with --dataset")
             model_file = path / f"{checkpoint}.keras"
             if not model_file.is_file():
                 raise UserError(f"'{path}' has no {checkpoint}.keras: give a run folder "
