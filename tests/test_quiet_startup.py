@@ -47,14 +47,20 @@ def test_train_prints_nothing_on_stderr(tmp_path):
 def test_an_isolated_trial_process_installs_the_hook(monkeypatch, tmp_path):
     """`tune --isolate` runs `python -m mlphys.trial`: its stderr is the reason shown for
     a failed trial, so it must hold the failure, not TensorFlow's start-up log."""
+    import json
+
     import mlphys.trial
+    from mlphys.runconfig import RunConfig
 
     calls = []
     monkeypatch.setattr(quiet, "install", lambda: calls.append("install"))
-    monkeypatch.setattr(mlphys.trial, "run_trial", lambda settings: calls.append(settings))
-    (tmp_path / "settings.json").write_text('{"model": "mlp"}')
+    monkeypatch.setattr(mlphys.trial, "run_trial", lambda plan: calls.append(plan))
+    plan = mlphys.trial.TrialPlan(run=RunConfig(model="mlp"), hyperparameters={}, seeds=[0],
+                                  objective="loss", direction="min", trial_id="0",
+                                  trial_dir=str(tmp_path), log_dir=str(tmp_path))
+    (tmp_path / "settings.json").write_text(json.dumps(plan.to_dict()))
     mlphys.trial.main(["trial", str(tmp_path / "settings.json")])
-    assert calls == ["install", {"model": "mlp"}]
+    assert calls == ["install", plan]
 
 
 def test_an_error_after_tensorflow_is_imported_is_one_line(tmp_path):
