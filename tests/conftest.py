@@ -9,31 +9,50 @@ from click.testing import CliRunner  # noqa: E402
 
 
 # The floor job of .ci/run runs `pytest -m floor` at the oldest versions pyproject.toml
-# allows: train, evaluate, tune, saliency, augment, resume, the CLI's errors, and the zoo's
-# quick checks of two entries (polyreg solves through mlphys.compat.pinv). The marker goes
-# on whole files, so a test renamed or added in them stays in the subset; the slowest tests
-# that check no API beyond the rest (separate processes, repeated or longer searches, an
-# accuracy after augmentation) are left out by name, which, renamed, only costs time.
-FLOOR_FILES = {"test_training.py", "test_tune.py", "test_saliency.py", "test_augment.py",
-               "test_resume.py", "test_cli_errors.py"}
-FLOOR_LEFT_OUT = {"test_chief_and_two_workers_share_the_trials",
-                  "test_isolated_trials_run_in_their_own_process",
-                  "test_repeats_report_mean_and_spread",
-                  "test_hyperband_continues_promoted_trials",
-                  "test_an_interrupted_search_resumes_without_redoing_trials",
-                  "test_augmented_training_holds_up_on_rotated_and_shifted_digits"}
+# allows: a smoke subset, one or a few tests for each API mlphys uses (train and its
+# options, evaluate, tune, saliency, augment, resume after a kill, the CLI's errors, and
+# the zoo's quick checks of two entries; polyreg solves through mlphys.compat.pinv).
+# Whole files for resume and the CLI's errors; elsewhere tests by name, and a name that
+# is no longer collected is an error, so a renamed test cannot drop out unnoticed.
+FLOOR_FILES = {"test_resume.py", "test_cli_errors.py"}
+FLOOR_TESTS = {
+    "test_training.py": {"test_cnn_learns_digits_and_writes_a_complete_run_folder",
+                         "test_evaluate_reopens_the_run_and_reproduces_its_metrics",
+                         "test_regression_on_a_csv_reports_mse_mae_r2",
+                         "test_early_stopping_stops_when_validation_stalls",
+                         "test_mixed_precision_computes_in_bfloat16_with_a_float32_output"},
+    "test_tune.py": {"test_grid_search_table_csv_plot_logs_and_best_run",
+                     "test_random_and_bayesian_search_use_the_ranges",
+                     "test_a_nan_loss_fails_the_trial"},
+    "test_saliency.py": {"test_all_methods_on_a_functional_cnn_write_figure_and_maps",
+                         "test_sanity_check_randomises_layers_from_the_top",
+                         "test_errors_are_one_line"},
+    "test_augment.py": {"test_both_engines_agree_statistically",
+                        "test_featurewise_statistics_travel_inside_the_saved_model",
+                        "test_augmentation_errors"},
+    "test_one_pipeline.py": {"test_train_returns_a_run_and_config_json_round_trips",
+                             "test_a_run_folder_of_the_previous_release_opens_and_evaluates"},
+}
 FLOOR_ZOO = {"mlp", "polyreg"}  # of test_reproduce_zoo.py's test_quick_checks_pass
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
+    seen = set()
     for item in items:
         file = item.path.name
         if file == "test_reproduce_zoo.py":
             chosen = hasattr(item, "callspec") and item.callspec.params.get("name") in FLOOR_ZOO
         else:
-            chosen = file in FLOOR_FILES and item.originalname not in FLOOR_LEFT_OUT
+            chosen = file in FLOOR_FILES or item.originalname in FLOOR_TESTS.get(file, ())
         if chosen:
             item.add_marker(pytest.mark.floor)
+            seen.add((file, item.originalname))
+    collected = {item.path.name for item in items}
+    missing = sorted(f"{file}::{name}" for file, names in FLOOR_TESTS.items()
+                     if file in collected for name in names if (file, name) not in seen)
+    if missing and config.getoption("markexpr") == "floor":
+        raise pytest.UsageError(f"floor tests not found (renamed?): {', '.join(missing)}; "
+                                "update FLOOR_TESTS in tests/conftest.py")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -32,7 +32,7 @@ from mlphys.tuning import tune
 class Case:
     options: dict = field(default_factory=dict)  # dataset options
     params: dict = field(default_factory=dict)
-    epochs: int = 2
+    epochs: int = 1  # 2 where a second epoch tests more (schedules of steps, pipelines)
     steps_per_epoch: int | None = None
     batch_size: int | None = None
     objective: str | None = None
@@ -46,36 +46,37 @@ class Case:
 
 CASES = {
     "autoencoder": Case({"n_train": 300, "n_val": 60, "n_test": 60}),
-    "chain": Case(steps_per_epoch=20),
+    "chain": Case(steps_per_epoch=20, epochs=2),
     "circles_to_squares": Case({"n_train": 60, "n_val": 20, "n_test": 20, "size": 24}),
     "cnn": Case({"size": 12}, {"filters": 8, "dense_units": 16}),
     "cnn-augmented": Case({"size": 12}, {"filters": 8, "dense_units": 16}, model="cnn",
-                          settings={"augment": "mlmm"}),
+                          epochs=2, settings={"augment": "mlmm"}),
     "cnn-stream": Case({"stream": "true", "size": "16,16"},
-                       {"filters": 8, "dense_units": 16}, model="cnn"),
+                       {"filters": 8, "dense_units": 16}, model="cnn", epochs=2),
     "crack_cnn": Case({"size": 32, "n_train": 120, "n_test": 40}, {"filters": 8}),
     "curve_fit": Case({"n_train": 200, "n_test": 50}),
     "dcgan": Case({"size": 28}, {"filters": 8}, epochs=1, objective="g_loss"),
     "duffing": Case({"n_train": 400, "n_test": 100}),
     "function_fit": Case({"n_train": 400, "n_test": 100}),
     "gauss_lorentz": Case({"n_train": 400, "n_test": 100}),
-    "linreg": Case(epochs=3),
+    "linreg": Case(epochs=2),
     "logic_gate": Case(params={"weights": "learned"}),
     "logreg": Case({"size": 8}),
     "lstm_particles": Case({"n_train": 200, "n_test": 50}, {"units": 8}),
     "mlp": Case({"size": 8}, {"units": 32}),
-    "pdf_fit": Case(steps_per_epoch=40),
+    "pdf_fit": Case(steps_per_epoch=40, epochs=2),
     "pinn": Case({"n_collocation": 500, "n_boundary": 50, "nx": 32, "nt": 16},
-                 {"hidden_layers": 2}, steps_per_epoch=10, batch_size=256, rtol=1e-6),
+                 {"hidden_layers": 2}, steps_per_epoch=10, batch_size=256, epochs=2,
+                 rtol=1e-6),
     "policy_gradient": Case({"size": 5, "chests": 1, "n_train": 64, "n_val": 16,
                              "n_test": 32}, {"policy": "tabular"}, steps_per_epoch=4),
     "polyreg": Case(steps_per_epoch=5),
     "rbm": Case({"size": 8}),
     "rnn": Case({"n_train": 200, "n_test": 50}, {"units": 8}),
     "shapes": Case({"n_train": 400, "n_test": 100}),
-    "toy_resnet": Case(epochs=3),
+    "toy_resnet": Case(epochs=2),
     "tsne_latent": Case({"n_train": 150, "n_test": 50}, {"channels": 4}),
-    "unet": Case({"size": 32, "n_train": 24, "n_val": 8, "n_test": 8}, batch_size=8),
+    "unet": Case({"size": 32, "n_train": 16, "n_val": 8, "n_test": 8}, batch_size=8),
     "vae": Case({"size": 28}, {"filters": 8, "dense_units": 8}, epochs=1),
     "xor": Case({"n_train": 400, "n_test": 100}),
 }
