@@ -136,7 +136,8 @@ def test_a_one_point_search_fits_what_train_fits(name, tmp_path, bright_squares)
 
 def test_tune_takes_every_training_option_and_records_it(tmp_path, run_cli):
     args = ["tune", "mlp", "-d", "digits", "-o", "size=8", "-p", "units=16", "--tuner",
-            "grid", "--space", "hidden_layers=1", "--epochs", "2", "--seed", "1",
+            "grid", "--space", "hidden_layers=1", "--space", "activation=relu",
+            "--space", "learning_rate=0.001", "--epochs", "2", "--seed", "1",
             "--patience", "1", "--lr-schedule", "cosine", "--precision", "float32",
             "--val-split", "0.2", "--out", tmp_path, "-q"]
     result = run_cli(*args)
