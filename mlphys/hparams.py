@@ -151,10 +151,8 @@ def parse_scalar(text):
     """A command-line value as int, float, bool or string, whichever it reads as."""
     if not isinstance(text, str):
         return text
-    try:
+    if text.strip().lower() in TRUE_WORDS + FALSE_WORDS:
         return parse_bool(text)
-    except ValueError:
-        pass
     for kind in (int, float):
         try:
             return kind(text)
