@@ -54,16 +54,21 @@ def plot_confusion_matrix(matrix, class_names, path, title=""):
     k = len(matrix)
     totals = matrix.sum(axis=1, keepdims=True)
     fractions = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
-    size = min(2.2 + 0.4 * k, 9)
-    figure = figures.new_figure(2 * size + 1.6, size + 0.6, layout="constrained")
-    axes = figure.subplots(1, 2)
     names = [str(n) for n in (class_names or range(k))]
-    for ax, values, label, fmt in ((axes[0], matrix, "count", "d"),
-                                   (axes[1], fractions, "fraction of the true class",
-                                    ".2f")):
+    size = min(2.2 + 0.4 * k, 9)  # inches of one matrix
+    # margins fixed here (in inches, for the longest class name): drawn after every run of
+    # a classifier, where a constrained layout of the cells' texts would triple the cost
+    label = 0.7 + (0.065 * max(map(len, names)) if k <= 30 else 0)
+    width, height = 2 * size + 2 * label + 2.0, size + label + 0.75
+    figure = figures.new_figure(width, height)
+    figure.subplots_adjust(left=label / width, right=1 - 0.75 / width, wspace=(label + 0.5)
+                           / size, bottom=label / height, top=1 - 0.75 / height)
+    axes = figure.subplots(1, 2)
+    for ax, values, bar, fmt in ((axes[0], matrix, "count", "d"),
+                                 (axes[1], fractions, "fraction of the true class", ".2f")):
         image = ax.imshow(values, cmap=figures.MAP, vmin=0,
                           vmax=1 if fmt != "d" else max(int(values.max()), 1))
-        figure.colorbar(image, ax=ax, label=label, shrink=0.85)
+        figure.colorbar(image, ax=ax, label=bar, fraction=0.046, pad=0.04)
         if k <= 30:
             ax.set_xticks(range(k), names, rotation=90 if k > 6 else 0)
             ax.set_yticks(range(k), names)
@@ -71,7 +76,7 @@ def plot_confusion_matrix(matrix, class_names, path, title=""):
             threshold = (values.max() or 1) / 2
             for i, j in zip(*np.nonzero(matrix)):
                 ax.text(j, i, format(values[i, j], fmt), ha="center", va="center",
-                        fontsize=7 if k > 8 else 8,
+                        fontsize=7 if k > 8 else 8, in_layout=False,  # inside the axes
                         color="black" if values[i, j] > threshold else "white")
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
