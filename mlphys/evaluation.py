@@ -209,6 +209,7 @@ def evaluate(run_or_file, dataset=None, options=None, *, split="test", checkpoin
 def _draw(scores, data, split, run_dir, out, title):
     """{figures: [paths], folder} of the evaluation figures and metrics.json."""
     from mlphys import figures
+    from mlphys.datasets import dataset_label
     from mlphys.plots import plot_evaluation
     from mlphys.rundir import check_writable, new_run_dir, write_json
 

@@ -59,10 +59,11 @@ def plot_confusion_matrix(matrix, class_names, path, title=""):
     # margins fixed here (in inches, for the longest class name): drawn after every run of
     # a classifier, where a constrained layout of the cells' texts would triple the cost
     label = 0.7 + (0.065 * max(map(len, names)) if k <= 30 else 0)
-    width, height = 2 * size + 2 * label + 2.0, size + label + 0.75
+    below = label if k > 6 else 0.75  # names under the columns are upright up to 6
+    width, height = 2 * size + 2 * label + 2.0, size + below + 0.75
     figure = figures.new_figure(width, height)
     figure.subplots_adjust(left=label / width, right=1 - 0.75 / width, wspace=(label + 0.5)
-                           / size, bottom=label / height, top=1 - 0.75 / height)
+                           / size, bottom=below / height, top=1 - 0.75 / height)
     axes = figure.subplots(1, 2)
     for ax, values, bar, fmt in ((axes[0], matrix, "count", "d"),
                                  (axes[1], fractions, "fraction of the true class", ".2f")):

@@ -298,3 +298,7 @@ def test_evaluate_draws_roc_and_reports_auc_in_every_format(tmp_path, run_cli):
     again = run_cli("evaluate", run.path, "--figure-format", "pdf", "--out",
                     tmp_path / "eval")
     assert_user_error(again, "already has confusion_matrix.pdf")
+    default = mlphys.evaluate(run.path)  # into a new folder of the run, in PNG
+    assert default["folder"].startswith(str(run.path / "evaluation" / "blobs-test-"))
+    assert [p.rsplit("/", 1)[1] for p in default["figures"]] == ["confusion_matrix.png",
+                                                                  "roc.png"]
