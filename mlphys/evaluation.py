@@ -126,7 +126,7 @@ def score_predictions(model, dataset, split="test", batch_size=256):
         predicted = np.ravel(np.argmax(predictions, axis=-1))
         true = np.argmax(y, axis=-1) if spec.label_format == "onehot" else y
         true, classes = np.ravel(true), spec.num_outputs
-        if classes == 2:
+        if classes == 2 and np.shape(predictions)[-1] == 2:  # two softmax outputs
             probability = np.ravel(np.asarray(predictions)[..., 1])
     counts = confusion_matrix(true.astype(int), predicted, classes)
     metrics.update(classification_metrics(counts))
