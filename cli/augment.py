@@ -64,8 +64,9 @@ def _pair(name, text):
 @options.json_output
 def augment(dataset, options, preset, config_file, n_images, versions, engine, seed, out,
             data_dir, figure_formats, as_json, **arguments):
-    """Show data augmentation on a dataset: a grid (PNG, or --figure-format) with the original images in the
-    first column and augmented versions beside them, one per pass. Prints the config.
+    """Show data augmentation on a dataset: a grid (PNG, or --figure-format) with the
+    original images in the first column and augmented versions beside them, one per
+    pass. Prints the config.
 
     \b
       mlphys augment -d digits --rotation-range 20 --zoom-range 0.4 --horizontal-flip

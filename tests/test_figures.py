@@ -170,7 +170,8 @@ def test_grids_draw_images_white_on_black_at_native_resolution_svg(checked, tmp_
                     pixels.shape[1] // 2 - 40:pixels.shape[1] // 2 + 40]
     assert np.median(centre) < 128  # a black background, as in the saliency figures
     image_objects = [o.get_object() for o in
-                     PdfReader(tmp_path / "samples.pdf").pages[0]["/Resources"]["/XObject"].values()]
+                     PdfReader(tmp_path / "samples.pdf").pages[0]["/Resources"]["/XObject"]
+                     .values()]
     assert [(o["/Width"], o["/Height"]) for o in image_objects] == [(17, 17)]  # 2 x 8 + 1
     assert len(checked) == 3
 
@@ -207,7 +208,8 @@ def test_zoo_figures(checked, tmp_path, monkeypatch):
                         tmp_path)
     spec = SimpleNamespace(task="classification", target_shape=(), class_names=("a", "b"))
     x_test, y_test = rng.uniform(size=(20, 8, 8, 1)), rng.integers(0, 2, 20)
-    vae = SimpleNamespace(latent_dim=2, generate_images=lambda z: rng.uniform(size=(len(z), 8, 8, 1)),
+    vae = SimpleNamespace(latent_dim=2,
+                          generate_images=lambda z: rng.uniform(size=(len(z), 8, 8, 1)),
                           encode=lambda x: rng.normal(size=(len(x), 2)))
     generative._vae_figures(vae, SimpleNamespace(spec=spec, split=lambda s: (x_test, y_test)),
                             tmp_path)
