@@ -60,11 +60,13 @@ def _pair(name, text):
 @options.seed
 @options.out
 @options.data_dir
+@options.figure_format
 @options.json_output
 def augment(dataset, options, preset, config_file, n_images, versions, engine, seed, out,
-            data_dir, as_json, **arguments):
-    """Show data augmentation on a dataset: a PNG grid with the original images in the
-    first column and augmented versions beside them, one per pass. Prints the config.
+            data_dir, figure_formats, as_json, **arguments):
+    """Show data augmentation on a dataset: a grid (PNG, or --figure-format) with the
+    original images in the first column and augmented versions beside them, one per
+    pass. Prints the config.
 
     \b
       mlphys augment -d digits --rotation-range 20 --zoom-range 0.4 --horizontal-flip
@@ -76,6 +78,7 @@ def augment(dataset, options, preset, config_file, n_images, versions, engine, s
     """
     from pathlib import Path
 
+    from mlphys import figures
     from mlphys.augmentation import changed, preview, resolve
     from mlphys.datasets import dataset_label, load_dataset
     from mlphys.errors import UserError
@@ -101,11 +104,13 @@ def augment(dataset, options, preset, config_file, n_images, versions, engine, s
     stem = f"augment-{dataset_label(dataset)}"
     path = folder / f"{stem}.png"
     suffix = 2
-    while path.exists():  # never overwrite an earlier preview
+    while any(p.exists() for p in figures.paths(path, figure_formats)):  # never overwrite
         path = folder / f"{stem}-{suffix}.png"
         suffix += 1
-    rows, columns = preview(config, images, path, versions, engine, seed or 0,
-                            title=f"{dataset_label(dataset)}: {engine}")
+    with figures.formats(figure_formats):
+        rows, columns = preview(config, images, path, versions, engine, seed or 0,
+                                title=f"{dataset_label(dataset)}: {engine}")
+    path = figures.paths(path, figure_formats)[0]
     if as_json:
         output.as_json({"preview": str(path), "rows": rows, "columns": columns,
                         "engine": engine, "config": changed(config)})

@@ -28,9 +28,10 @@ from mlphys.cli import options, output
                    "RUN/embedding/].")
 @options.data_dir
 @options.models_from
+@options.figure_format
 @options.json_output
 def embed(run, layer, method, perplexity, n, split, checkpoint, dataset, options, seed, out,
-          data_dir, models_from, as_json):
+          data_dir, models_from, figure_formats, as_json):
     """Embed a layer's activations for N samples in 2-D and plot them coloured by class.
 
     Writes embedding.png and embedding.npz (points, labels, activations) and prints how
@@ -42,13 +43,16 @@ def embed(run, layer, method, perplexity, n, split, checkpoint, dataset, options
       mlphys embed RUN --layer dense --method pca --n 500
       mlphys embed RUN --layer bottleneck --perplexity 30 --out maps/
     """
+    from mlphys import figures
     from mlphys.embedding import embed as run_embedding
     from mlphys.hparams import parse_assignments
 
-    result = run_embedding(run, layer, method=method, perplexity=perplexity, n=n,
-                           split=split, seed=seed, out=out, checkpoint=checkpoint,
-                           dataset=dataset, options=parse_assignments(options, "--option"),
-                           data_dir=data_dir, models_from=models_from)
+    with figures.formats(figure_formats):
+        result = run_embedding(run, layer, method=method, perplexity=perplexity, n=n,
+                               split=split, seed=seed, out=out, checkpoint=checkpoint,
+                               dataset=dataset,
+                               options=parse_assignments(options, "--option"),
+                               data_dir=data_dir, models_from=models_from)
     if as_json:
         output.as_json(result)
         return
@@ -60,5 +64,6 @@ def embed(run, layer, method, perplexity, n, split, checkpoint, dataset, options
         click.echo(f"class separation in 2-D: {scores['k']}-NN accuracy "
                    f"{scores['knn_accuracy']:.3f} (chance {scores['chance']:.3f}), "
                    f"silhouette {scores['silhouette']:.3f}")
-    click.echo(f"figure: {result['figure']}")
+    for path in result["figures"]:
+        click.echo(f"figure: {path}")
     click.echo(f"points: {result['points']}")

@@ -38,6 +38,18 @@ models_from = click.option("--models-from", metavar="FILE_OR_MODULE",
                            help="Python file or module that registers more models.")
 
 
+def _figure_formats(ctx, param, value):
+    from mlphys.figures import parse_formats
+
+    return None if value is None else parse_formats(value)
+
+
+figure_format = click.option("--figure-format", "figure_formats", metavar="png|pdf|svg",
+                             callback=_figure_formats,
+                             help="File format(s) of the figures, several separated by "
+                             "commas (e.g. png,pdf) [default: png].")
+
+
 # --- the training options of `train` and `tune`: one flag per RunConfig field ----------
 
 def training_options(command):
@@ -79,7 +91,7 @@ def training_options(command):
                      show_default=True, help="Learning rate over the run: constant, cosine "
                      "decay to 0 over the epochs, or halved after 2 epochs without a "
                      "better validation loss (plateau)."),
-        data_dir, models_from,
+        data_dir, models_from, figure_format,
     ]
     for flag in reversed(flags):
         command = flag(command)

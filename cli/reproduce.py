@@ -19,9 +19,10 @@ COLUMNS = ["entry", "check", "expected", "obtained", "result", "seconds"]
               "removed afterwards).")
 @options.data_dir
 @options.models_from
+@options.figure_format
 @options.json_output
 def reproduce(names, run_all, quick, list_only, as_csv, keep, data_dir, models_from,
-              as_json):
+              figure_formats, as_json):
     """Check zoo entries NAMES against the numbers of their courses (ZOO.md).
 
     Prints one row per check (entry, check, expected, obtained, result, seconds); exits
@@ -52,7 +53,10 @@ def reproduce(names, run_all, quick, list_only, as_csv, keep, data_dir, models_f
         click.echo(f"{row['result']:>7}  {row['entry']}: {row['check']} -> "
                    f"{row['obtained']} ({row['seconds']:.1f} s)", err=True)
 
-    rows = run_checks(models, quick=quick, data_dir=data_dir, keep=keep, on_row=live)
+    from mlphys import figures
+
+    with figures.formats(figure_formats):  # the figures of the checks (kept with --keep)
+        rows = run_checks(models, quick=quick, data_dir=data_dir, keep=keep, on_row=live)
     count = totals(rows)
     if as_json:
         output.as_json({"rows": rows, "totals": count})

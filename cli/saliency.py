@@ -47,10 +47,11 @@ METHOD_NAMES = ("saliency", "smoothgrad", "gradcam", "gradcam++", "scorecam", "l
               help="Folder for the figure and maps [default: a new folder in RUN/saliency/].")
 @options.data_dir
 @options.models_from
+@options.figure_format
 @options.json_output
 def saliency(run, files, method, images, n, split, indices, class_index, output_index, layer,
              samples, noise, max_n, steps, sanity, checkpoint, dataset, options, seed, out,
-             data_dir, models_from, as_json):
+             data_dir, models_from, figure_formats, as_json):
     """Saliency maps of a saved run: which parts of the input decide its prediction.
 
     Writes saliency.png (each input, then each map over it) and maps.npz (one array per
@@ -77,13 +78,16 @@ def saliency(run, files, method, images, n, split, indices, class_index, output_
         raise UserError("--images needs image files after it, e.g. --images a.png b.png")
     if images and (indices or dataset):
         raise UserError("--images explains files; leave out --indices and --dataset")
-    result = explain(run, method, images=list(files) or None, dataset=dataset,
-                     options=parse_assignments(options, "--option"), split=split, n=n,
-                     indices=parse_indices(indices) if indices else None,
-                     class_index=class_index, output_index=output_index, layer=layer,
-                     samples=samples, noise=noise, max_n=max_n, steps=steps, sanity=sanity,
-                     checkpoint=checkpoint, out=out, seed=seed, data_dir=data_dir,
-                     models_from=models_from)
+    from mlphys import figures
+
+    with figures.formats(figure_formats):
+        result = explain(run, method, images=list(files) or None, dataset=dataset,
+                         options=parse_assignments(options, "--option"), split=split, n=n,
+                         indices=parse_indices(indices) if indices else None,
+                         class_index=class_index, output_index=output_index, layer=layer,
+                         samples=samples, noise=noise, max_n=max_n, steps=steps, sanity=sanity,
+                         checkpoint=checkpoint, out=out, seed=seed, data_dir=data_dir,
+                         models_from=models_from)
     if as_json:
         output.as_json(result)
         return

@@ -17,8 +17,9 @@ from mlphys.cli import options, output
 @click.option("--out", type=click.Path(file_okay=False),
               help="Folder for the PNG grid and the .npz [default: the run folder].")
 @options.models_from
+@options.figure_format
 @options.json_output
-def sample(run, n, class_index, seed, out, models_from, as_json):
+def sample(run, n, class_index, seed, out, models_from, figure_formats, as_json):
     """Draw N new images from a saved VAE (its decoder) or GAN (its generator): a PNG grid
     and an .npz with the images (N, H, W, C) in [0, 1], their z and labels.
 
@@ -26,14 +27,17 @@ def sample(run, n, class_index, seed, out, models_from, as_json):
       mlphys sample saved_models/dcgan-digits-20261121-101500 --n 64
       mlphys sample RUN --n 16 --class 3 --seed 1
     """
+    from mlphys import figures
     from mlphys.sampling import sample as draw_samples
 
-    result = draw_samples(run, n=n, class_index=class_index, out=out, seed=seed,
-                          models_from=models_from)
+    with figures.formats(figure_formats):
+        result = draw_samples(run, n=n, class_index=class_index, out=out, seed=seed,
+                              models_from=models_from)
     if as_json:
         output.as_json(result)
         return
     what = "" if result["class"] is None else f" of class {result['class']}"
     click.echo(f"{result['samples']} samples{what} ({'x'.join(map(str, result['shape']))}):")
-    click.echo(f"  {result['png']}")
+    for path in result["figures"]:
+        click.echo(f"  {path}")
     click.echo(f"  {result['npz']}")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlphys import figures
 from mlphys.errors import UserError, unknown_name
 
 FILL_MODES = ("nearest", "constant", "reflect", "wrap")
@@ -345,10 +346,9 @@ def augmented_batches(config, x, y, batch_size, engine="generator", seed=0):
 
 
 def preview(config, images, path, versions=4, engine="generator", seed=0, title=""):
-    """A PNG grid: each row one image, the original first, then `versions` augmented
-    copies (one per pass over the data, as the course shows them epoch by epoch)."""
-    from mlphys.plots import _figure
-
+    """A grid: each row one image (N, H, W, C), the original first, then `versions`
+    augmented copies (one per pass over the data, as the course shows them epoch by
+    epoch); written in the formats of `figures.formats(...)`. Returns (rows, columns)."""
     labels = np.zeros(len(images))
     standardise = standardisation_layers(config, images)
     if engine == "generator":
@@ -364,8 +364,14 @@ def preview(config, images, path, versions=4, engine="generator", seed=0, title=
         for step in standardise:
             batch = step(batch)
         passes.append(np.asarray(batch))
-    rows, columns = len(images), versions + 1
-    figure = _figure(1.3 * columns, 1.3 * rows + 0.4)
+    _draw_preview(images, passes, path, title)
+    return (len(images), versions + 1)
+
+
+@figures.styled
+def _draw_preview(images, passes, path, title):
+    rows, columns = len(images), len(passes) + 1
+    figure = figures.new_figure(1.3 * columns, 1.3 * rows + 0.4)
     figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.5 / (1.3 * rows + 0.4),
                            wspace=0.05, hspace=0.05)
     axes = figure.subplots(rows, columns, squeeze=False)
@@ -373,16 +379,11 @@ def preview(config, images, path, versions=4, engine="generator", seed=0, title=
         for column in range(columns):
             image = images[row] if column == 0 else passes[column - 1][row]
             ax = axes[row, column]
-            if image.shape[-1] == 1:
-                ax.imshow(image[..., 0], cmap="gray")
-            else:  # standardised images are rescaled to [0, 1] only for display
-                low, high = image.min(), image.max()
-                ax.imshow((image - low) / (high - low) if high > low else image * 0)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            # standardised images are shown from their smallest to their largest value
+            low, high = (0.0, 1.0) if column == 0 else (image.min(), image.max())
+            figures.show_image(ax, image, low, high if high > low else low + 1)
             if row == 0:
                 ax.set_title("original" if column == 0 else f"pass {column}", fontsize=8)
     if title:
         figure.suptitle(title, fontsize=9)
-    figure.savefig(path, dpi=100)
-    return (rows, columns)
+    figures.save(figure, path)

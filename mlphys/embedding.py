@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlphys import figures
 from mlphys.errors import UserError, unknown_name
 
 METHODS = ("tsne", "pca")
@@ -108,13 +109,11 @@ def colours_of(data, y):
     return None, None
 
 
+@figures.styled
 def plot_embedding(points, path, *, colour=None, values=None, class_names=None, title=""):
-    """Scatter plot of the 2-D points, coloured by class or value."""
-    from mlphys.plots import _figure
-
-    figure = _figure(6.4, 5.6)
-    figure.subplots_adjust(left=0.1, right=0.97 if colour != "value" else 0.9,
-                           bottom=0.09, top=0.91)
+    """Scatter plot of the 2-D points (N, 2), coloured by class or value; returns the
+    paths written."""
+    figure = figures.new_figure(6.4, 5.6, layout="constrained")
     ax = figure.subplots()
     if colour == "class":
         from matplotlib import colormaps
@@ -128,14 +127,14 @@ def plot_embedding(points, path, *, colour=None, values=None, class_names=None, 
                        color=palette(i % palette.N), label=name)
         ax.legend(markerscale=3, fontsize=8, loc="best")
     elif colour == "value":
-        shown = ax.scatter(points[:, 0], points[:, 1], s=6, c=values, cmap="viridis")
+        shown = ax.scatter(points[:, 0], points[:, 1], s=6, c=values, cmap=figures.MAP)
         figure.colorbar(shown, ax=ax, label="target")
     else:
         ax.scatter(points[:, 0], points[:, 1], s=6, alpha=0.7)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title, fontsize=9)
-    figure.savefig(path, dpi=100)
+    return figures.save(figure, path)
 
 
 def _output_folder(out, run_dir, layer, method):
@@ -145,7 +144,8 @@ def _output_folder(out, run_dir, layer, method):
     if out is None:
         return new_run_dir(Path(run_dir) / "embedding", layer, method)
     out = check_writable(out)
-    taken = [n for n in ("embedding.png", "embedding.npz") if (out / n).exists()]
+    taken = [p.name for p in [*figures.paths(out / "embedding.png"), out / "embedding.npz"]
+             if p.exists()]
     if taken:
         raise UserError(f"'{out}' already has {', '.join(taken)}; choose another --out "
                         "folder (results are never overwritten)")
@@ -197,8 +197,8 @@ def embed(run, layer, *, method="tsne", perplexity=20.0, n=1000, split="test", s
         title += f", {scores['k']}-NN accuracy {scores['knn_accuracy']:.3f}, silhouette " \
                  f"{scores['silhouette']:.2f}"
     class_names = list(data.spec.class_names) if data.spec.class_names else None
-    plot_embedding(points, folder / "embedding.png", colour=colour, values=values,
-                   class_names=class_names, title=title)
+    drawn = plot_embedding(points, folder / "embedding.png", colour=colour, values=values,
+                           class_names=class_names, title=title)
     arrays = {"points": points, "activations": features}
     if colour is not None:
         arrays["labels" if colour == "class" else "values"] = values
@@ -207,5 +207,6 @@ def embed(run, layer, *, method="tsne", perplexity=20.0, n=1000, split="test", s
             "perplexity": perplexity if method == "tsne" else None,
             "dataset": dataset_name, "split": split, "samples": int(len(x)),
             "features": int(features.shape[1]), "coloured_by": colour,
-            "separation": scores, "figure": str(folder / "embedding.png"),
+            "separation": scores, "figure": str(drawn[0]),
+            "figures": [str(p) for p in drawn],
             "points": str(folder / "embedding.npz")}

@@ -73,6 +73,7 @@ class RunConfig:
     command: str | None = None  # the command line that started the run
     models_from: str | None = None  # the plugin file or module that defines the model
     data_dir: str | None = None  # where downloadable datasets are looked for
+    figure_formats: tuple | None = None  # png, pdf, svg; None: png (or the command's)
     state: RunState = field(default_factory=RunState)
 
     # --- choosing ---------------------------------------------------------------------
@@ -81,6 +82,7 @@ class RunConfig:
         """A copy with the model's defaults filled in and every option checked, before
         any data is loaded or TensorFlow imported."""
         from mlphys.datasets import get_dataset, looks_like_path
+        from mlphys.figures import current_formats, parse_formats
         from mlphys.hparams import resolve_params
         from mlphys.registry import get_model, load_plugin
 
@@ -106,6 +108,7 @@ class RunConfig:
                              else self.steps_per_epoch),
             seed=secrets.randbelow(2**31) if self.seed is None else self.seed,
             models_from=_absolute_if_file(self.models_from),
+            figure_formats=parse_formats(self.figure_formats or current_formats()),
             state=replace(self.state))
         config.check(entry)
         return config
@@ -161,6 +164,7 @@ class RunConfig:
                          "lr_schedule": self.lr_schedule},
             "seed": self.seed, "command": self.command, "models_from": self.models_from,
             "data_dir": self.data_dir,
+            "figure_formats": list(self.figure_formats or ("png",)),
             "data": s.data, "augmentation": augmentation, "parameters": s.parameters,
             "versions": s.versions, "started": s.started, "status": s.status,
             **{k: v for k, v in (("epochs_run", s.epochs_run),
@@ -207,7 +211,7 @@ class RunConfig:
             lr_schedule=training.get("lr_schedule", "constant"),
             seed=content.get("seed"), command=content.get("command"),
             models_from=content.get("models_from"), data_dir=content.get("data_dir"),
-            state=state)
+            figure_formats=tuple(content.get("figure_formats") or ("png",)), state=state)
 
     def write(self, run_dir):
         from mlphys.rundir import write_json

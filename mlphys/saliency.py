@@ -370,13 +370,15 @@ def image_file_inputs(files, input_shape):
 def _output_folder(out, run_dir, method, dataset):
     """`out` (created if needed; existing result files are never overwritten), or a fresh
     `<run>/saliency/<method>-<dataset>-<time>/`."""
+    from mlphys import figures
     from mlphys.rundir import check_writable, new_run_dir
 
     if out is None:
         return new_run_dir(Path(run_dir) / "saliency", method.replace("+", "p"), dataset)
     out = check_writable(out)
-    taken = [name for name in ("saliency.png", "maps.npz", "sanity.json")
-             if (out / name).exists()]
+    taken = [p.name for p in [*figures.paths(out / "saliency.png"), out / "maps.npz",
+                              out / "sanity.json", *figures.paths(out / "sanity.png")]
+             if p.exists()]
     if taken:
         raise UserError(f"'{out}' already has {', '.join(taken)}; choose another --out "
                         "folder (results are never overwritten)")
@@ -496,9 +498,10 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
         probabilities = model.predict(generated, verbose=0)
         np.savez_compressed(folder / "maps.npz", actmax=generated, classes=classes)
         names = [_class_label(c, kind, class_names) for c in classes]
-        plot_actmax(generated, classes, names, probabilities, kind, folder / "saliency.png",
-                    title=f"activation maximisation, {Path(model_file).parent.name}")
-        result.update(figure=str(folder / "saliency.png"), maps=str(folder / "maps.npz"),
+        drawn = plot_actmax(generated, classes, names, probabilities, kind,
+                            folder / "saliency.png",
+                            title=f"activation maximisation, {Path(model_file).parent.name}")
+        result.update(figure=str(drawn[0]), maps=str(folder / "maps.npz"),
                       classes=[int(c) for c in classes])
         return result
 
@@ -526,10 +529,10 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
         row["maps"] = {name: map_statistics(maps[name][i]) for name in methods}
         rows.append(row)
     start = time.perf_counter()
-    plot_maps(x, maps, rows, folder / "saliency.png",
-              title=f"{Path(model_file).parent.name}: {source or 'inputs'}")
+    drawn = plot_maps(x, maps, rows, folder / "saliency.png",
+                      title=f"{Path(model_file).parent.name}: {source or 'inputs'}")
     timings["figure"] = time.perf_counter() - start
-    result.update(figure=str(folder / "saliency.png"), maps=str(folder / "maps.npz"),
+    result.update(figure=str(drawn[0]), maps=str(folder / "maps.npz"),
                   layer=layer_name, images=rows)
     if skipped:
         result["skipped"] = skipped
@@ -539,9 +542,9 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
         check = sanity_check(linear, x, maps, methods=methods, seed=seed, **map_options)
         timings["sanity"] = time.perf_counter() - start
         write_json(folder / "sanity.json", check)
-        plot_sanity(check, folder / "sanity.png")
+        drawn = plot_sanity(check, folder / "sanity.png")
         result["sanity"] = check
-        result["sanity_files"] = [str(folder / "sanity.json"), str(folder / "sanity.png")]
+        result["sanity_files"] = [str(folder / "sanity.json"), *map(str, drawn)]
     return result
 
 

@@ -1,11 +1,11 @@
 """Figures of `mlphys saliency`: inputs with their maps, activation maximisation, and the
-sanity check (matplotlib's object API, as in mlphys.plots)."""
+sanity check (drawn and saved through `mlphys.figures`)."""
 
 import numpy as np
 
-from mlphys.plots import _figure
+from mlphys import figures
 
-COLORMAP = "inferno"   # perceptually uniform, readable over a grey image
+COLORMAP = figures.OVERLAY   # perceptually uniform, readable over a grey image
 
 
 def _row_title(row):
@@ -32,6 +32,7 @@ def _image(sample):
     return sample[..., 0] if sample.shape[-1] == 1 else sample
 
 
+@figures.styled
 def plot_maps(x, maps, rows, path, title=""):
     """One row per input: the input, then each method's map over it with a colour bar.
     Curves (N, L) are drawn with the map as the colour of the points along x."""
@@ -40,18 +41,15 @@ def plot_maps(x, maps, rows, path, title=""):
                              np.ndim(maps[methods[0]]) == 2)
     n, columns = len(x), len(methods) + 1
     width, height = (3.4, 2.2) if curves else (2.5, 2.3)
-    figure = _figure(width * columns, height * n + 0.75)
-    figure.subplots_adjust(left=0.04, right=0.96, bottom=0.3 / (height * n + 0.75),
-                           top=1 - 0.75 / (height * n + 0.75), wspace=0.35, hspace=0.55)
+    # constrained layout keeps the colour bars' tick labels inside the figure
+    figure = figures.new_figure(width * columns, height * n + 0.75, layout="constrained")
     axes = figure.subplots(n, columns, squeeze=False)
     for i in range(n):
         first = axes[i, 0]
         if curves:
             first.plot(np.ravel(x[i]), color="black", lw=1)
         else:
-            first.imshow(_image(x[i]), cmap="gray", vmin=0, vmax=1)
-            first.set_xticks([])
-            first.set_yticks([])
+            figures.show_image(first, _image(x[i]))
         first.set_title(_row_title(rows[i]), fontsize=7)
         for j, method in enumerate(methods, start=1):
             ax, single = axes[i, j], maps[method][i]
@@ -60,29 +58,25 @@ def plot_maps(x, maps, rows, path, title=""):
                 drawn = ax.scatter(np.arange(len(single)), np.ravel(x[i]), c=single, s=6,
                                    cmap=COLORMAP, vmin=0, vmax=1)
             else:
-                ax.imshow(_image(x[i]), cmap="gray", vmin=0, vmax=1)
+                figures.show_image(ax, _image(x[i]))
                 drawn = ax.imshow(single, cmap=COLORMAP, alpha=0.55, vmin=0, vmax=1)
-                ax.set_xticks([])
-                ax.set_yticks([])
-            figure.colorbar(drawn, ax=ax, fraction=0.046, pad=0.03)
+            figure.colorbar(drawn, ax=ax, fraction=0.046, pad=0.03, ticks=[0, 0.5, 1])
             if i == 0:
                 ax.set_title(f"{method}\nexplains {rows[i]['explained']}", fontsize=8)
             else:
                 ax.set_title(f"explains {rows[i]['explained']}", fontsize=7)
     if title:
         figure.suptitle(title, fontsize=9)
-    figure.savefig(path, dpi=100)
+    return figures.save(figure, path)
 
 
+@figures.styled
 def plot_actmax(generated, classes, names, probabilities, kind, path, title=""):
     """The inputs found by activation maximisation, one panel per class."""
     n = len(generated)
     columns = min(n, 5)
     lines = -(-n // columns)
-    figure = _figure(2.4 * columns, 2.5 * lines + 0.5)
-    figure.subplots_adjust(left=0.03, right=0.97, bottom=0.03, top=1 - 0.5 / (2.5 * lines
-                                                                                + 0.5),
-                           wspace=0.3, hspace=0.45)
+    figure = figures.new_figure(2.4 * columns, 2.5 * lines + 0.5, layout="constrained")
     axes = figure.subplots(lines, columns, squeeze=False).ravel()
     for k, ax in enumerate(axes):
         if k >= n:
@@ -90,9 +84,7 @@ def plot_actmax(generated, classes, names, probabilities, kind, path, title=""):
             continue
         sample = generated[k]
         if sample.ndim == 3:
-            ax.imshow(_image(sample), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            figures.show_image(ax, _image(sample))
         else:
             ax.plot(np.ravel(sample), color="black", lw=1)
         p = probabilities[k]
@@ -105,15 +97,15 @@ def plot_actmax(generated, classes, names, probabilities, kind, path, title=""):
         ax.set_title(f"class {names[k]}\n{score}", fontsize=8)
     if title:
         figure.suptitle(title, fontsize=9)
-    figure.savefig(path, dpi=100)
+    return figures.save(figure, path)
 
 
+@figures.styled
 def plot_sanity(check, path):
     """Rank correlation of each method's maps with the originals as the layers are
     re-initialised from the top down (Adebayo et al. 2018, Fig. 2)."""
     stages = check["stages"]
-    figure = _figure(1.2 + 0.9 * max(len(stages), 3), 3.6)
-    figure.subplots_adjust(left=0.15, right=0.97, bottom=0.3, top=0.9)
+    figure = figures.new_figure(1.6 + 0.9 * max(len(stages), 4), 3.6, layout="constrained")
     ax = figure.subplots()
     steps = np.arange(len(stages))
     methods = list(stages[0]["spearman"]) if stages else []
@@ -127,4 +119,4 @@ def plot_sanity(check, path):
     ax.set_title("sanity check: maps of a randomised model")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    figure.savefig(path, dpi=100)
+    return figures.save(figure, path)

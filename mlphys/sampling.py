@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlphys import figures
 from mlphys.errors import UserError
 
 
@@ -49,8 +50,11 @@ def draw(model, n, class_index=None, seed=0):
     return images, labels, z
 
 
+@figures.styled
 def save_grid(images, path, *, columns=8, title="", row_names=None):
-    """Write `images` (n, H, W, C) in [0, 1] as one PNG mosaic, `columns` per row.
+    """Write `images` (n, H, W, C) in [0, 1] as one mosaic, `columns` per row, drawn as
+    every image of mlphys is (`figures.show_image`: grey scale white on black), tiles
+    apart by a grey line. Returns the paths written (one per figure format).
 
     row_names: a label for every row of the mosaic (a conditional model's classes).
     """
@@ -59,38 +63,27 @@ def save_grid(images, path, *, columns=8, title="", row_names=None):
     columns = max(1, min(columns, n))
     rows = -(-n // columns)
     gap = 1
-    background = 0.0 if channels == 1 else 1.0  # white: ink is dark (gray_r) on one channel
+    background = 0.5  # grey lines between the tiles, on black and on white images
     mosaic = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap, channels),
                      background, dtype=np.float32)
     for i, image in enumerate(images):  # at most a few hundred tiles: a loop is clearer
         r, c = divmod(i, columns)
         mosaic[r * (height + gap):r * (height + gap) + height,
                c * (width + gap):c * (width + gap) + width] = image
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     scale = min(0.9, 8.0 / columns, 8.0 / rows) / max(height, width)  # at most 8 x 8 inches
-    figure = Figure(figsize=(columns * scale * width + (1.2 if row_names else 0.3),
-                             rows * scale * height + (0.6 if title else 0.3)))
-    FigureCanvasAgg(figure)
+    figure = figures.new_figure(columns * scale * width + (1.2 if row_names else 0.3),
+                                rows * scale * height + (0.6 if title else 0.3))
     ax = figure.add_axes([(1.0 if row_names else 0.15) / figure.get_figwidth(),
                           0.15 / figure.get_figheight(),
                           1 - ((1.15 if row_names else 0.3) / figure.get_figwidth()),
                           1 - ((0.6 if title else 0.3) / figure.get_figheight())])
-    if channels == 1:
-        ax.imshow(mosaic[..., 0], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-    else:
-        ax.imshow(mosaic, interpolation="nearest")
-    ax.set_xticks([])
+    figures.show_image(ax, mosaic)
     if row_names:
         ax.set_yticks([r * (height + gap) + height / 2 for r in range(rows)],
                       [str(name) for name in row_names][:rows])
-    else:
-        ax.set_yticks([])
     if title:
         ax.set_title(title)
-    figure.savefig(path, dpi=100)
-    return Path(path)
+    return figures.save(figure, path)
 
 
 def grid_each_epoch(run_dir, filename="samples.png", n=64, seed=0):
@@ -129,8 +122,9 @@ def write_grid(model, path, *, n=64, seed=0, class_index=None, title="", class_n
 def sample(run_or_file, n=64, class_index=None, out=None, seed=0, models_from=None):
     """Load a run's model (a run folder or a .keras file), draw `n` samples and write
     `samples-seed{S}[-class{K}].png` and `.npz` (images, z, labels) into `out` (default:
-    the run folder). `class_index` may also be a class name; `models_from` a plugin
-    that defines the model. Returns the paths written."""
+    the run folder), the figure in each of the formats of `figures.formats(...)`.
+    `class_index` may also be a class name; `models_from` a plugin that defines the
+    model. Returns the paths written."""
     from mlphys.run import Run
 
     run = Run.open(run_or_file, models_from=models_from)
@@ -156,7 +150,9 @@ def sample(run_or_file, n=64, class_index=None, out=None, seed=0, models_from=No
     if labels is not None:
         arrays["labels"] = labels
     np.savez_compressed(out / f"{stem}.npz", **arrays)
-    return {"png": str(out / f"{stem}.png"), "npz": str(out / f"{stem}.npz"),
+    drawn = [str(p) for p in figures.paths(out / f"{stem}.png")]
+    return {"png": next((p for p in drawn if p.endswith(".png")), None), "figures": drawn,
+            "npz": str(out / f"{stem}.npz"),
             "samples": int(len(images)), "shape": list(images.shape[1:]),
             "class": class_index}
 

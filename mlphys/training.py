@@ -7,7 +7,8 @@ is what `mlphys train cnn -d digits --epochs 5 --seed 1` runs. The keywords are 
 fields of `mlphys.runconfig.RunConfig` (and `out`, `quiet`, `run_name`); the result is a
 `mlphys.run.Run`. The run folder holds the final and best models, `config.json`
 (everything needed to rerun), `history.csv`, `metrics.json`, `curves.png`, the confusion
-matrix of a classifier and TensorBoard logs.
+matrix of a classifier (and ROC curve of a binary one), predicted against true values of
+a regressor, and TensorBoard logs; figures in each of `figure_formats` (png, pdf, svg).
 """
 
 import json
@@ -80,6 +81,7 @@ def fit_and_report(model, data, config, run_dir, *, quiet, augmentation=None,
                    resumed_from=None):
     """Fit (or continue fitting) through the fit core, then write the model, metrics,
     figures and final config; return the `Run`."""
+    from mlphys import figures
     from mlphys.callbacks import run_folder_recorders
     from mlphys.fitting import fit
 
@@ -90,7 +92,9 @@ def fit_and_report(model, data, config, run_dir, *, quiet, augmentation=None,
     # Figures are drawn by one background thread (matplotlib's import included, ~0.5 s)
     # while TensorFlow trains and scores, so they add little to the wall time of a run
     # (bench/train_overhead.py measures mlphys against a bare `fit`).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlphys-plots") as plotter:
+    # (figures drawn during the fit, e.g. a GAN's samples each epoch, get the run's formats)
+    with figures.formats(config.figure_formats), \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlphys-plots") as plotter:
         plotter.submit(_import_matplotlib)
         started = time.perf_counter()
         try:
@@ -124,10 +128,18 @@ def fit_and_report(model, data, config, run_dir, *, quiet, augmentation=None,
 
 def report(model, data, config, run_dir, plotter=None, title_suffix=""):
     """What every finished run folder holds besides the fit's own records: model.keras,
-    the test metrics by the entry's own score, curves, the confusion matrix and the
-    entry's figures. Returns the metrics."""
+    the test metrics by the entry's own score, curves, the figures of the test scores
+    (`mlphys.plots.plot_evaluation`) and the entry's figures, in the formats of
+    `config.figure_formats`. Returns the metrics."""
+    from mlphys import figures
+
+    with figures.formats(config.figure_formats):
+        return _report(model, data, config, run_dir, plotter, title_suffix)
+
+
+def _report(model, data, config, run_dir, plotter, title_suffix):
     from mlphys.evaluation import score_entry
-    from mlphys.plots import plot_confusion_matrix, plot_curves
+    from mlphys.plots import plot_curves, plot_evaluation
     from mlphys.registry import get_model
     from mlphys.rundir import write_json
 
@@ -141,16 +153,15 @@ def report(model, data, config, run_dir, plotter=None, title_suffix=""):
         shutil.copyfile(run_dir / "best.keras", run_dir / "model.keras")
     else:
         model.save(run_dir / "model.keras")
-    metrics, confusion = score_entry(model, data, "test", config.model)
-    write_json(run_dir / "metrics.json", {"split": "test", **metrics})
-    if confusion is not None:
-        submit(plot_confusion_matrix, confusion, data.spec.class_names,
-               run_dir / "confusion_matrix.png", f"{title}: test set").result()
+    scores = score_entry(model, data, "test", config.model)
+    write_json(run_dir / "metrics.json", {"split": "test", **scores.metrics})
+    submit(plot_evaluation, scores, data.spec.class_names, run_dir,
+           f"{title}: test set").result()
     curves.result()
     entry = get_model(config.model)
     if entry.figures is not None:
         entry.figures(model, data, run_dir)
-    return metrics
+    return scores.metrics
 
 
 def _last_epoch_is_best(monitored, best_file):

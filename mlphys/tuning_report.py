@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlphys import figures
 from mlphys.trial import CHECKPOINT
 
 
@@ -122,9 +123,10 @@ def write_results(tuner, search, tuning_dir):
              if hasattr(hp, "values") and not hasattr(hp, "min_value")}
     done = table[table["status"] == "completed"] if not table.empty else table
     if len(done):
-        plot_trials(done, search.searched, search.objective, log_axes, order,
-                    tuning_dir / "trials.png",
-                    f"{search.tuner} search: {search.run.model} on {search.run.label}")
+        with figures.formats(search.run.figure_formats):
+            plot_trials(done, search.searched, search.objective, log_axes, order,
+                        tuning_dir / "trials.png",
+                        f"{search.tuner} search: {search.run.model} on {search.run.label}")
     return table
 
 
@@ -153,20 +155,19 @@ def _axis(values, name, log_axes, order):
             [(where[c], str(c)) for c in categories])
 
 
+@figures.styled
 def plot_trials(table, searched, objective, log_axes, order, path, title):
     """Parallel coordinates of the completed trials, colour = objective."""
-    from matplotlib import cm, colors
-
-    from mlphys.plots import _figure
+    from matplotlib import cm, colormaps, colors
 
     names = [n for n in searched if n in table.columns] + [objective]
-    figure = _figure(max(6.0, 1.6 * len(names) + 1.5), 4.2)
-    figure.subplots_adjust(left=0.06, right=0.86, bottom=0.1, top=0.86)
+    figure = figures.new_figure(max(6.0, 1.6 * len(names) + 1.5), 4.2)
+    figure.subplots_adjust(left=0.06, right=0.8, bottom=0.1, top=0.86)
     ax = figure.add_subplot()
     score = table[objective].astype(float).to_numpy()
     norm = colors.Normalize(score.min(), score.max() if score.max() > score.min()
                             else score.min() + 1e-12)
-    cmap = cm.viridis
+    cmap = colormaps[figures.MAP]
     columns = []
     for i, name in enumerate(names):
         positions, ticks = _axis(list(table[name]), name, log_axes, order)
@@ -184,10 +185,10 @@ def plot_trials(table, searched, objective, log_axes, order, path, title):
     ax.set_ylim(-0.05, 1.05)
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
-    bar_ax = figure.add_axes([0.9, 0.1, 0.02, 0.76])
+    bar_ax = figure.add_axes([0.84, 0.1, 0.02, 0.76])
     figure.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), cax=bar_ax, label=objective)
     ax.set_title(title)
-    figure.savefig(path, dpi=100)
+    return figures.save(figure, path)
 
 
 def save_best_run(search, tuning_dir, trial_id, data):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlphys import figures
 from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import Outcome, all_of, at_most, close_to, register_check
 
@@ -74,16 +75,13 @@ def _chain_score(model, dataset, split):
             "asymmetry": float(np.max(np.abs(heights - heights[::-1])))}
 
 
+@figures.styled
 def _chain_figure(model, dataset, run_dir):
     """chain.png: the masses (dots) and springs (lines), ends fixed at 0."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     heights = np.concatenate([[0.0], model.heights.numpy(), [0.0]])
     positions = np.arange(len(heights))
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig = figures.new_figure(7, 3.5, layout="constrained")
+    ax = fig.subplots()
     ax.plot(positions, heights, "-", color="0.5", lw=1.5, label="springs")
     ax.plot(positions[1:-1], heights[1:-1], "o", color="C0", ms=7, label="masses")
     ax.plot(positions[[0, -1]], heights[[0, -1]], "s", color="k", ms=8, label="fixed ends")
@@ -91,9 +89,7 @@ def _chain_figure(model, dataset, run_dir):
     ax.set(xlabel="position j (spacing 1)", ylabel="height y_j",
            title=f"equilibrium of {len(heights) - 2} masses on springs, E = {energy:.6f}")
     ax.legend(loc="upper center", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(Path(run_dir) / "chain.png", dpi=100)
-    plt.close(fig)
+    figures.save(fig, Path(run_dir) / "chain.png")
 
 
 @register_model("chain", task="regression", inputs="vector", dataset="chain",

@@ -14,6 +14,7 @@ are mapped back with (g + 1) / 2.
 
 import numpy as np
 
+from mlphys import figures
 from mlphys.errors import UserError
 from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import all_of, at_least, at_most, equal, register_check
@@ -117,6 +118,7 @@ def _vae_score(model, dataset, split):
             "kl": float(result["kl"]), "elbo": -float(result["loss"])}
 
 
+@figures.styled
 def _vae_figures(model, dataset, run_dir):
     """latent_grid.png: decoded images of a grid of z over the first two latent axes
     (+-2 standard deviations of the prior, the others 0); latent_means.png: the test
@@ -144,12 +146,7 @@ def _vae_figures(model, dataset, run_dir):
     means = model.encode(np.asarray(x, "float32"))
     second = means[:, 1] if model.latent_dim > 1 else labels + np.random.default_rng(0).uniform(
         -0.3, 0.3, len(labels))
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6, 5))
-    FigureCanvasAgg(figure)
-    figure.subplots_adjust(left=0.13, right=0.82, bottom=0.12, top=0.92)
+    figure = figures.new_figure(6, 5, layout="constrained")
     ax = figure.subplots()
     names = spec.class_names or tuple(range(int(labels.max()) + 1))
     for k, name in enumerate(names):
@@ -160,7 +157,7 @@ def _vae_figures(model, dataset, run_dir):
     ax.set_ylabel("$\\mu_2$" if model.latent_dim > 1 else "class (jittered)")
     ax.set_title("test images' latent means by class")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2, fontsize=8)
-    figure.savefig(run_dir / "latent_means.png", dpi=100)
+    figures.save(figure, run_dir / "latent_means.png")
 
 
 # --- the deep convolutional GAN -----------------------------------------------------------

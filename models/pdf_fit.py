@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlphys import figures
 from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import all_of, at_least, close_to, register_check
 
@@ -76,20 +77,16 @@ def _pdf_score(model, dataset, split):
     return metrics
 
 
+@figures.styled
 def _pdf_figure(model, dataset, run_dir):
     """pdf_fit.png: data, truth, the fit (and its 68% band) and their ratio to the truth."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     x_data, y_data = dataset.split("train")
     order = np.argsort(np.ravel(x_data))
     grid = np.logspace(np.log10(np.min(x_data)), np.log10(np.max(x_data)), 400)
     central, low, high = band(model, grid[:, None].astype(np.float32))
     truth = _truth(dataset, grid)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True,
-                                      gridspec_kw={"height_ratios": [2, 1]})
+    fig = figures.new_figure(7, 6, layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     sigma = np.ravel(dataset.sigma_train) if dataset.sigma_train is not None else None
     top.errorbar(np.ravel(x_data)[order], np.ravel(y_data)[order],
                  yerr=None if sigma is None else sigma[order], fmt=".", ms=2, lw=0.5,
@@ -106,9 +103,7 @@ def _pdf_figure(model, dataset, run_dir):
     top.set(xscale="log", ylabel="x g(x, Q0 = 2 GeV)", title="gluon fit")
     top.legend(fontsize=8)
     bottom.set(xlabel="x", ylabel="fit / truth")
-    fig.tight_layout()
-    fig.savefig(Path(run_dir) / "pdf_fit.png", dpi=100)
-    plt.close(fig)
+    figures.save(fig, Path(run_dir) / "pdf_fit.png")
 
 
 @register_model("pdf_fit", task="regression", inputs="vector", dataset="gluon",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlphys import figures
 from mlphys.errors import UserError
 from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import Outcome, close_to, equal, register_check
@@ -69,15 +70,6 @@ def solution_errors(model, dataset, split="test"):
             "residual_rms": float(np.sqrt(np.mean(residual ** 2)))}
 
 
-def _figure(width, height):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
 def _grid(x, values):
     """(xs, ts, values as (nt, nx)) for test rows on a t-major grid, or None."""
     xs, ts = np.unique(x[:, 0]), np.unique(x[:, 1])
@@ -87,6 +79,7 @@ def _grid(x, values):
     return xs, ts, [np.asarray(v)[order].reshape(len(ts), len(xs)) for v in values]
 
 
+@figures.styled
 def plot_solution(model, dataset, run_dir):
     """solution.png, error.png and residual.png of a run on the test grid: for the ODE
     curves against x, for the PDEs maps over (t, x) and the solution at four times."""
@@ -104,7 +97,7 @@ def plot_solution(model, dataset, run_dir):
                 ("solution", [(u, "network"), (y, "exact")], "u(x)", False),
                 ("error", [(error, "|u - u_exact|")], "error", True),
                 ("residual", [(np.abs(residual), "|R|")], "|residual|", True)):
-            figure = _figure(5, 3.5)
+            figure = figures.new_figure(5, 3.5, layout="constrained")
             ax = figure.subplots()
             for values, legend in curves:
                 ax.plot(s, np.asarray(values)[order], "--" if legend == "exact" else "-",
@@ -113,14 +106,15 @@ def plot_solution(model, dataset, run_dir):
                 ax.set_yscale("log")
             ax.set(xlabel="x", ylabel=label, title=f"{dataset.name}: {label}")
             ax.legend()
-            figure.savefig(run_dir / f"{name}.png", dpi=100)
+            figures.save(figure, run_dir / f"{name}.png")
         return
     xs, ts, (u_map, y_map, error_map, residual_map) = grid
     extent = (ts[0], ts[-1], xs[0], xs[-1])
-    figure = _figure(11, 3.6)
+    figure = figures.new_figure(11, 3.6, layout="constrained")
     top, bottom = figure.subfigures(1, 2, width_ratios=(1.3, 1))
     ax = top.subplots()
-    image = ax.imshow(u_map.T, origin="lower", aspect="auto", extent=extent, cmap="RdBu_r")
+    image = ax.imshow(u_map.T, origin="lower", aspect="auto", extent=extent,
+                      cmap=figures.DIVERGING, **figures.symmetric(u_map))
     top.colorbar(image, ax=ax, label="u")
     ax.set(xlabel="t", ylabel="x", title=f"{dataset.name}: network u(x, t)")
     axes = bottom.subplots(1, 4, sharey=True)
@@ -130,18 +124,19 @@ def plot_solution(model, dataset, run_dir):
         ax.set(xlabel="x", title=f"t = {ts[k]:.2f}")
     axes[0].set_ylabel("u")
     axes[0].legend(fontsize=7)
-    figure.savefig(run_dir / "solution.png", dpi=100)
+    figures.save(figure, run_dir / "solution.png")
     for name, values, label in (("error", error_map, "|u - u_reference|"),
                                 ("residual", residual_map, "|residual|")):
-        figure = _figure(6, 3.6)
+        figure = figures.new_figure(6, 3.6, layout="constrained")
         ax = figure.subplots()
         positive = values[values > 0]
         low = max(positive.min() if positive.size else 1e-12, values.max() * 1e-6, 1e-12)
         image = ax.imshow(np.maximum(values, low).T, origin="lower", aspect="auto",
-                          extent=extent, norm=LogNorm(low, max(values.max(), low * 10)))
+                          extent=extent, norm=LogNorm(low, max(values.max(), low * 10)),
+                          cmap=figures.MAP)
         figure.colorbar(image, ax=ax, label=label)
         ax.set(xlabel="t", ylabel="x", title=f"{dataset.name}: {label}")
-        figure.savefig(run_dir / f"{name}.png", dpi=100)
+        figures.save(figure, run_dir / f"{name}.png")
 
 
 @register_model("pinn", task="regression", inputs="vector", dataset="burgers",
@@ -300,11 +295,12 @@ def spectral_bias_snapshots(ctx, steps=SNAPSHOT_STEPS, options=None, fourier=Non
     return errors, path
 
 
+@figures.styled
 def _plot_snapshots(data, steps, curves, errors, path):
     """u(x, t = 0) of both networks after each number of steps, against the exact one."""
     first = data.x_test[:, 1] == data.x_test[:, 1].min()
     x, exact = data.x_test[first, 0], np.ravel(data.y_test)[first]
-    figure = _figure(3.6 * len(steps), 5.4)
+    figure = figures.new_figure(3.6 * len(steps), 5.4, layout="constrained")
     axes = figure.subplots(2, len(steps), sharex=True, sharey=True, squeeze=False)
     for row, label in enumerate(("plain", "fourier")):
         for col, step in enumerate(steps):
@@ -318,4 +314,4 @@ def _plot_snapshots(data, steps, curves, errors, path):
         ax.set_ylabel("u(x, t = 0)")
     for ax in axes[-1]:
         ax.set_xlabel("x")
-    figure.savefig(path, dpi=100)
+    figures.save(figure, path)

@@ -13,6 +13,7 @@ the mean squared difference between v0 and p(v | p(h | v0)), per pixel.
 
 import numpy as np
 
+from mlphys import figures
 from mlphys.errors import UserError
 from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import Outcome, all_of, at_most, register_check
@@ -61,15 +62,14 @@ def gibbs_chains(model, chains=8, steps=(0, 1, 10, 100, 1000), seed=0):
     return np.stack(recorded)
 
 
+@figures.styled
 def rbm_figures(model, dataset, run_dir):
     """samples.png: Gibbs chains from random images (columns) after 0, 1, 10, 100, 1000
     steps (rows), drawn as p(v | h)."""
-    from mlphys.plots import _figure
-
     steps = (0, 1, 10, 100, 1000)
     chains = gibbs_chains(model, 8, steps)
     height, width = model.image_shape[:2]
-    figure = _figure(8 * 1.1, len(steps) * 1.1 + 0.4)
+    figure = figures.new_figure(8 * 1.1, len(steps) * 1.1 + 0.4)
     figure.subplots_adjust(left=0.12, right=0.99, bottom=0.01, top=0.9, wspace=0.05,
                            hspace=0.05)
     axes = figure.subplots(len(steps), 8, squeeze=False)
@@ -77,13 +77,11 @@ def rbm_figures(model, dataset, run_dir):
         for col in range(8):
             ax = axes[row, col]
             image = chains[row, col].reshape(height, width, -1)[..., 0]
-            ax.imshow(image, cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            figures.show_image(ax, image)
             if col == 0:
                 ax.set_ylabel(f"{step}", rotation=0, ha="right", va="center")
     figure.suptitle("RBM samples: Gibbs chains from random images (rows: steps)")
-    figure.savefig(run_dir / "samples.png", dpi=100)
+    figures.save(figure, run_dir / "samples.png")
 
 
 @register_model("rbm", task="any", inputs="image", dataset="digits", source="MLP4P lecture 9",

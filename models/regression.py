@@ -9,6 +9,7 @@ and a small MLP fitting a function (ZOO.md section A).
 
 import numpy as np
 
+from mlphys import figures
 from mlphys.errors import UserError
 from mlphys.registry import register_keras_objects, register_model
 from mlphys.reproduce import all_of, at_least, at_most, close_to, equal, register_check
@@ -95,16 +96,13 @@ def _polyreg_score(model, dataset, split):
     return {**metrics, "train_r2": train_r2["r2"], **coefficients}
 
 
+@figures.styled
 def _polyreg_figure(model, dataset, run_dir):
     """fit.png: the training points, the test points and the fitted polynomial."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     x = np.concatenate([dataset.x_train[:, 0], dataset.x_test[:, 0]])
     grid = np.linspace(x.min(), x.max(), 400, dtype=np.float32)[:, None]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig = figures.new_figure(5, 3.5, layout="constrained")
+    ax = fig.subplots()
     ax.plot(dataset.x_test[:, 0], dataset.y_test[:, 0], ".", color="0.6", label="test")
     ax.plot(dataset.x_train[:, 0], dataset.y_train[:, 0], "o", label="train")
     ax.plot(grid[:, 0], model.predict(grid, verbose=0)[:, 0], "-", label="fit")
@@ -116,9 +114,7 @@ def _polyreg_figure(model, dataset, run_dir):
     ax.set_ylabel("y")
     ax.set_title(f"polynomial of degree {len(polynomial_coefficients(model)) - 1}")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(run_dir / "fit.png", dpi=100)
-    plt.close(fig)
+    figures.save(fig, run_dir / "fit.png")
 
 
 @register_model("polyreg", task="regression", inputs="vector", dataset="stress_strain",

@@ -103,8 +103,10 @@ def test_preview_png_has_the_grid(run_cli, tmp_path):
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert (payload["rows"], payload["columns"]) == (3, 3)
-    with Image.open(payload["preview"]) as image:  # 1.3 inch cells at 100 dpi
-        assert image.size == (3 * 130, 3 * 130 + 40)
+    from mlphys.figures import DPI
+
+    with Image.open(payload["preview"]) as image:  # 1.3 inch cells at the figures' dpi
+        assert image.size == (round(3 * 1.3 * DPI), round((3 * 1.3 + 0.4) * DPI))
     again = run_cli("augment", "-d", "digits", "--preset", "dihedral", "--engine", "layers",
                     "--n", "2", "--epochs", "1", "--out", tmp_path)
     assert again.exit_code == 0, again.output
