@@ -43,6 +43,7 @@ models_from = click.option("--models-from", metavar="FILE_OR_MODULE",
 def training_options(command):
     """Add the options every training command takes (`train`, `tune`), with one spelling
     and meaning; `run_config` turns their values into a `RunConfig`."""
+    from mlphys.normalization import NORMALIZE
     from mlphys.runconfig import AUGMENT_ENGINES, LR_SCHEDULES, PRECISIONS, STRATEGIES
 
     flags = [
@@ -79,6 +80,10 @@ def training_options(command):
                      show_default=True, help="Learning rate over the run: constant, cosine "
                      "decay to 0 over the epochs, or halved after 2 epochs without a "
                      "better validation loss (plateau)."),
+        click.option("--normalize", type=click.Choice(NORMALIZE), default="auto",
+                     show_default=True, help="Standardise vector features (and regression "
+                     "targets) inside the model, from the training split: auto does it for "
+                     "tables read from files (CSV, Parquet, ROOT, HDF5, FITS)."),
         data_dir, models_from,
     ]
     for flag in reversed(flags):

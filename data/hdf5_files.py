@@ -39,8 +39,12 @@ def _datasets(handle):
     import h5py
 
     found = {}
-    handle.visititems(lambda name, item: found.setdefault("/" + name, item)
-                      if isinstance(item, h5py.Dataset) else None)
+
+    def visit(name, item):  # returns None: visititems stops at the first other value
+        if isinstance(item, h5py.Dataset):
+            found["/" + name] = item
+
+    handle.visititems(visit)
     return found
 
 
@@ -127,8 +131,8 @@ def hdf5_file(path, x: str | None = None, y: str | None = None, x_test: str | No
             names, target = choose_columns(path, list(columns), target, features)
             units = {n: _units(columns[n]) for n in [*names, target]
                      if not isinstance(columns[n], np.ndarray) and _units(columns[n])}
-            values = {n: np.asarray(columns[n][()]) if not isinstance(columns[n], np.ndarray)
-                      else columns[n] for n in [*names, target]}
+            values = {n: columns[n] if isinstance(columns[n], np.ndarray)
+                      else _read(columns[n]) for n in [*names, target]}
             return table_dataset(path, values, target, task, test_split, split_seed,
                                  {"table": table, "units": units})
         if x is None and "x_train" not in handle:
