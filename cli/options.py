@@ -17,7 +17,8 @@ def _complete_datasets(ctx, param, incomplete):
 
 model_argument = click.argument("model", shell_complete=complete_models)
 dataset = click.option("--dataset", "-d", shell_complete=_complete_datasets,
-                       help="Registered dataset name, or a .npz/.csv file or image folder.")
+                       help="Registered dataset name, or a data file (.npz, .csv, .parquet, "
+                       ".feather, .root, .h5, .fits) or image folder.")
 option = click.option("--option", "-o", "options", multiple=True, metavar="NAME=VALUE",
                       help="Dataset option, e.g. -o size=8 (repeatable).")
 param = click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
@@ -54,7 +55,8 @@ def training_options(command):
         click.option("--patience", type=click.IntRange(min=1),
                      help="Stop after this many epochs without a better validation loss."),
         click.option("--target", metavar="COLUMN",
-                     help="Label column of a CSV file [default: the last]."),
+                     help="Label column of a table (CSV, Parquet, ROOT tree, HDF5 or "
+                     "FITS table) [default: the last]."),
         click.option("--augment", metavar="PRESET_OR_FILE", help="Augment the training "
                      "images: mlmm, dihedral, periodic, or a .json/.yaml file of "
                      "ImageDataGenerator arguments (see 'mlphys augment')."),

@@ -36,6 +36,8 @@ def infer_task(y, task="auto"):
         return "classification"  # one-hot
     if y.dtype.kind in "OUSb":
         return "classification"
+    if y.dtype.kind == "f" and not np.all(np.mod(y[:1000], 1) == 0):
+        return "regression"  # a fraction among the first values: no need to sort them all
     values = np.unique(y)
     integral = y.dtype.kind in "iu" or bool(np.all(np.mod(values, 1) == 0))
     return "classification" if integral and len(values) <= MAX_CLASSES else "regression"
