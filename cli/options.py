@@ -64,9 +64,9 @@ def training_options(command):
                      default="generator", show_default=True,
                      help="ImageDataGenerator.flow, or Keras preprocessing layers in "
                      "tf.data."),
-        click.option("--stream", is_flag=True, help="Read an image folder batch by batch "
-                     "from disk instead of loading it into memory (automatic above 2 GiB "
-                     "of pixels)."),
+        click.option("--stream", is_flag=True, help="Read an image folder or an HDF5 file "
+                     "batch by batch from disk instead of loading it into memory (automatic "
+                     "above 2 GiB of float32 values)."),
         click.option("--precision", type=click.Choice(PRECISIONS), default="float32",
                      show_default=True, help="Keras dtype policy; mixed precision speeds "
                      "up GPUs with tensor cores."),
@@ -111,10 +111,11 @@ def run_config(model, values):
         dataset_options["target"] = values["target"]
     if values.get("stream"):
         dataset = values["dataset"]
-        if not dataset or not Path(dataset).is_dir():
-            raise UserError(f"--stream reads image folders from disk; '{dataset or model}' "
-                            "is not one (registered datasets and .npz/.csv files are loaded "
-                            "into memory)")
+        if not dataset or not (Path(dataset).is_dir() or Path(dataset).suffix.lower() in
+                               (".h5", ".hdf5", ".hdf")):
+            raise UserError(f"--stream reads image folders and HDF5 files from disk; "
+                            f"'{dataset or model}' is neither (registered datasets and other "
+                            "files are loaded into memory)")
         dataset_options["stream"] = "true"
     chosen = {f.name for f in fields(RunConfig)} - {"model", "dataset_options", "params",
                                                    "command", "state"}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlphys.data.files import arrays_dataset
+from mlphys.data.files import STREAM_ABOVE_BYTES, _finish, arrays_dataset, infer_task
 from mlphys.data.tables import choose_columns, table_dataset
 from mlphys.datasets import FileContents, register_file_format
 from mlphys.errors import UserError
@@ -100,6 +100,34 @@ def _table_columns(handle, path):
     return columns
 
 
+def _streamed(path, items, paths, kind, task, test_split, split_seed, provenance):
+    """A `Dataset` whose x splits are `ArrayStream`s of the file's rows (labels in memory:
+    they are small); its samples are checked batch by batch as they are read."""
+    from mlphys.streams import ArrayStream
+
+    x = items["x_train"]
+    if kind == "auto":
+        kind = {2: "vector", 3: "image", 4: "image"}.get(x.ndim)
+    if kind not in ("vector", "image") or x.ndim not in (2, 3, 4):
+        raise UserError(f"--stream reads vectors (N, F) or images (N, H, W[, C]); "
+                        f"{paths['x_train']} has shape {x.shape}")
+    shape = (*x.shape[1:], 1) if x.ndim == 3 else x.shape[1:]
+    splits = {}
+    for split in ("train", "val", "test"):
+        if f"x_{split}" in items:
+            source, labels = items[f"x_{split}"], _read(items[f"y_{split}"])
+            if len(source) != len(labels):
+                raise UserError(f"'{path}': x_{split} has {len(source)} samples but "
+                                f"y_{split} has {len(labels)}")
+            splits[split] = (ArrayStream(path, source.name, np.arange(len(source)), shape,
+                                         kind), labels)
+    y = splits["train"][1]
+    task = infer_task(y, task)
+    return _finish(Path(path).stem, *splits["train"], task,
+                   *splits.get("test", (None, None)), test_split, split_seed, provenance,
+                   *splits.get("val", (None, None)), kind=kind)
+
+
 def describe(path, **options):
     """Every dataset of the file: its path, type, shape and units."""
     if options:
@@ -115,10 +143,12 @@ def describe(path, **options):
 def hdf5_file(path, x: str | None = None, y: str | None = None, x_test: str | None = None,
               y_test: str | None = None, table: str | None = None,
               target: str | None = None, features: str | None = None, task: str = "auto",
-              kind: str = "auto", test_split: float = 0.2, split_seed: int = 0):
+              kind: str = "auto", test_split: float = 0.2, split_seed: int = 0,
+              stream: bool | None = None):
     """Arrays by dataset path (`x`, `y`, optionally `x_test`, `y_test`), the datasets
     x_train, y_train [, x_val, y_val, x_test, y_test] at the top, or a `table` (a group of
-    columns or a compound dataset) with a `target` column and `features`."""
+    columns or a compound dataset) with a `target` column and `features`. `stream=true`
+    reads the x arrays in chunks during training (the default above 2 GiB as float32)."""
     if table and (x or y):
         raise UserError("--option table= reads a table of columns; x= and y= read arrays: "
                         "give one or the other")
@@ -145,8 +175,14 @@ def hdf5_file(path, x: str | None = None, y: str | None = None, x_test: str | No
                                     ("y_test", y_test)) if v})
         items = {key: _item(handle, where, key.replace("_train", ""))
                  for key, where in paths.items()}
-        arrays = {key: _read(item) for key, item in items.items()}
         units = {paths[k]: _units(i) for k, i in items.items() if _units(i)}
+        if stream is None:  # as image folders: stream what would not comfortably fit
+            stream = sum(i.size for k, i in items.items() if k[0] == "x") * 4 > \
+                STREAM_ABOVE_BYTES
+        if stream:
+            return _streamed(path, items, paths, kind, task, test_split, split_seed,
+                             {"datasets": paths, "units": units, "stream": True})
+        arrays = {key: _read(item) for key, item in items.items()}
     return arrays_dataset(path, arrays, task, kind, test_split, split_seed,
                           "h5py: f.create_dataset('x_train', data=...), and 'y_train'",
                           {"datasets": paths, "units": units})

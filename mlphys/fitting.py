@@ -146,12 +146,10 @@ def resolve_augmentation(config, data):
     if not config.augment:
         return None
     from mlphys.augmentation import changed, resolve
-    from mlphys.streams import ImageStream
-
     if data.spec.kind != "image":
         raise UserError(f"--augment transforms images, but '{config.dataset}' holds "
                         f"{data.spec.kind} data")
-    if isinstance(data.x_train, ImageStream):
+    if not isinstance(data.x_train, np.ndarray):  # streamed from disk
         raise UserError("--augment does not work with --stream yet: train the folder in "
                         "memory (without --stream) to augment it")
     resolved = (resolve(None, config.augment) if isinstance(config.augment, dict)

@@ -225,3 +225,33 @@ def test_standardised_regression_beats_raw_units_and_predicts_raw_units(tmp_path
     predicted = reopened.model.predict(data.x_test, verbose=0).ravel()
     assert abs(np.mean(predicted) - 91.2) < 3  # GeV, not standardised units
     assert np.mean(np.abs(predicted - data.y_test)) == pytest.approx(mae["auto"], rel=1e-3)
+
+
+def test_hdf5_streams_the_same_rows_in_chunks_and_trains(tmp_path, run_cli, monkeypatch):
+    """`--stream`: the x arrays stay on disk (an ArrayStream), read a chunk at a time;
+    one pass gives exactly the in-memory split, a shuffled pass the same rows and labels."""
+    from conftest import assert_user_error
+
+    from mlphys import train
+    from mlphys.streams import ArrayStream
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(50, 40, (1200, 5))
+    path = tmp_path / "big.h5"
+    with h5py.File(path, "w") as f:
+        f["x"], f["y"] = x, 2 * x[:, 0] - x[:, 1]
+    streamed = load_dataset(str(path), {"x": "/x", "y": "/y", "stream": "true"})
+    memory = load_dataset(str(path), {"x": "/x", "y": "/y"})
+    assert isinstance(streamed.x_train, ArrayStream) and streamed.sizes() == memory.sizes()
+    monkeypatch.setattr(ArrayStream, "CHUNK_BATCHES", 2)  # several chunks in this file
+    batches = list(streamed.x_train.chunks(100, streamed.y_train))
+    assert np.array_equal(np.concatenate([b[0] for b in batches]), memory.x_train)
+    shuffled = list(streamed.x_train.chunks(100, streamed.y_train, shuffle_seed=1))
+    xs, ys = (np.concatenate([b[i] for b in shuffled]) for i in (0, 1))
+    assert not np.array_equal(xs, memory.x_train)
+    assert np.allclose(2 * xs[:, 0] - xs[:, 1], ys, rtol=1e-4)
+    run = train("mlp", str(path), {"units": 16}, out=tmp_path / "runs", epochs=1, seed=0,
+                dataset_options={"x": "/x", "y": "/y", "stream": "true"}, quiet=True)
+    assert np.isfinite(run.metrics["mae"]) and run.config.normalize == "none"
+    assert_user_error(run_cli("train", "mlp", "-d", tmp_path / "t.parquet", "--stream"),
+                      "--stream reads image folders and HDF5 files")
