@@ -12,6 +12,10 @@ plus a target, then times, interleaved, the fastest of --repeats of
 and prints the ratio library time / mlphys time (target: at least 0.8). mlphys does more
 than read: it converts to float32, checks for NaN, and draws the test and validation
 splits; those are inside its time.
+(Measured 2026-12-01 on the shared 2-core machine, load ~7, 1,000,000 x 20: ROOT 3.70 s
+against 4.94 s, ratio 0.75; HDF5 0.10 s against 0.98 s, ratio 0.10: h5py's read is one
+copy of contiguous float64, mlphys' float32 conversion, checks and split copies are
+several passes over the data. Target not met for HDF5.)
 """
 
 import argparse
