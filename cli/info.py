@@ -15,17 +15,19 @@ from mlphys.errors import UserError
 @click.option("--task", type=click.Choice(["classification", "binary", "regression"]),
               help="Task with --shape [default: the model's].")
 @options.param
+@options.option
 @options.models_from
 @options.json_output
-def info(name, shape, classes, task, params, models_from, as_json):
+def info(name, shape, classes, task, params, options, models_from, as_json):
     """Describe model or dataset NAME: source, hyperparameters, compatible datasets.
 
     \b
       mlphys info cnn
       mlphys info cnn --shape 28,28,1 --classes 10
       mlphys info digits
+      mlphys info events.root -o tree=Events     # what is in a file
     """
-    from mlphys.datasets import list_datasets
+    from mlphys.datasets import list_datasets, looks_like_path
     from mlphys.registry import list_models, load_plugin
 
     load_plugin(models_from)
@@ -36,6 +38,8 @@ def info(name, shape, classes, task, params, models_from, as_json):
         if shape:
             raise UserError("--shape applies to models; a dataset's shape is in its info")
         _dataset_info(name, as_json)
+    elif looks_like_path(name):
+        _file_info(name, options, as_json)
     else:
         from mlphys.errors import unknown_name
 
@@ -173,3 +177,17 @@ def _dataset_info(name, as_json):
         click.echo("\noptions (set with -o NAME=VALUE):")
         output.table(opts, ["name", "type", "default"])
     click.echo(f"\nmodels that fit: {', '.join(models) or 'none registered'}")
+
+
+def _file_info(name, assignments, as_json):
+    """What is in a user's file: trees and branches, datasets, HDUs or columns."""
+    from mlphys.datasets import describe_file
+    from mlphys.hparams import parse_assignments
+
+    contents = describe_file(name, parse_assignments(assignments, "--option"))
+    if as_json:
+        output.as_json({"file": name, "title": contents.title,
+                        "items": [dict(zip(contents.headers, row)) for row in contents.rows]})
+        return
+    click.echo(contents.title + "\n")
+    output.table(contents.rows, list(contents.headers))

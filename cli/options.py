@@ -17,7 +17,8 @@ def _complete_datasets(ctx, param, incomplete):
 
 model_argument = click.argument("model", shell_complete=complete_models)
 dataset = click.option("--dataset", "-d", shell_complete=_complete_datasets,
-                       help="Registered dataset name, or a .npz/.csv file or image folder.")
+                       help="Registered dataset name, or a data file (.npz, .csv, .parquet, "
+                       ".feather, .root, .h5, .fits) or image folder.")
 option = click.option("--option", "-o", "options", multiple=True, metavar="NAME=VALUE",
                       help="Dataset option, e.g. -o size=8 (repeatable).")
 param = click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
@@ -55,6 +56,7 @@ figure_format = click.option("--figure-format", "figure_formats", metavar="png|p
 def training_options(command):
     """Add the options every training command takes (`train`, `tune`), with one spelling
     and meaning; `run_config` turns their values into a `RunConfig`."""
+    from mlphys.normalization import NORMALIZE
     from mlphys.runconfig import AUGMENT_ENGINES, LR_SCHEDULES, PRECISIONS, STRATEGIES
 
     flags = [
@@ -65,7 +67,8 @@ def training_options(command):
         click.option("--patience", type=click.IntRange(min=1),
                      help="Stop after this many epochs without a better validation loss."),
         click.option("--target", metavar="COLUMN",
-                     help="Label column of a CSV file [default: the last]."),
+                     help="Label column of a table (CSV, Parquet, ROOT tree, HDF5 or "
+                     "FITS table) [default: the last]."),
         click.option("--augment", metavar="PRESET_OR_FILE", help="Augment the training "
                      "images: mlmm, dihedral, periodic, or a .json/.yaml file of "
                      "ImageDataGenerator arguments (see 'mlphys augment')."),
@@ -73,9 +76,9 @@ def training_options(command):
                      default="generator", show_default=True,
                      help="ImageDataGenerator.flow, or Keras preprocessing layers in "
                      "tf.data."),
-        click.option("--stream", is_flag=True, help="Read an image folder batch by batch "
-                     "from disk instead of loading it into memory (automatic above 2 GiB "
-                     "of pixels)."),
+        click.option("--stream", is_flag=True, help="Read an image folder or an HDF5 file "
+                     "batch by batch from disk instead of loading it into memory (automatic "
+                     "above 2 GiB of float32 values)."),
         click.option("--precision", type=click.Choice(PRECISIONS), default="float32",
                      show_default=True, help="Keras dtype policy; mixed precision speeds "
                      "up GPUs with tensor cores."),
@@ -91,6 +94,10 @@ def training_options(command):
                      show_default=True, help="Learning rate over the run: constant, cosine "
                      "decay to 0 over the epochs, or halved after 2 epochs without a "
                      "better validation loss (plateau)."),
+        click.option("--normalize", type=click.Choice(NORMALIZE), default="auto",
+                     show_default=True, help="Standardise vector features (and regression "
+                     "targets) inside the model, from the training split: auto does it for "
+                     "tables read from files (CSV, Parquet, ROOT, HDF5, FITS)."),
         data_dir, models_from, figure_format,
     ]
     for flag in reversed(flags):
@@ -116,10 +123,11 @@ def run_config(model, values):
         dataset_options["target"] = values["target"]
     if values.get("stream"):
         dataset = values["dataset"]
-        if not dataset or not Path(dataset).is_dir():
-            raise UserError(f"--stream reads image folders from disk; '{dataset or model}' "
-                            "is not one (registered datasets and .npz/.csv files are loaded "
-                            "into memory)")
+        if not dataset or not (Path(dataset).is_dir() or Path(dataset).suffix.lower() in
+                               (".h5", ".hdf5", ".hdf")):
+            raise UserError(f"--stream reads image folders and HDF5 files from disk; "
+                            f"'{dataset or model}' is neither (registered datasets and other "
+                            "files are loaded into memory)")
         dataset_options["stream"] = "true"
     chosen = {f.name for f in fields(RunConfig)} - {"model", "dataset_options", "params",
                                                    "command", "state"}

@@ -17,6 +17,7 @@ from mlphys.data_checks import check_finite
 from mlphys.datasets import (Dataset, infer_spec, register_file_format, split_indices)
 from mlphys.errors import UserError
 from mlphys.data._images import as_unit_images
+from mlphys.data.tables import choose_columns, table_dataset
 
 MAX_CLASSES = 20  # integer labels with at most this many values are classes
 STREAM_ABOVE_BYTES = 2 * 1024**3  # image folders whose float32 pixels exceed this stream
@@ -35,6 +36,8 @@ def infer_task(y, task="auto"):
         return "classification"  # one-hot
     if y.dtype.kind in "OUSb":
         return "classification"
+    if y.dtype.kind == "f" and not np.all(np.mod(y[:1000], 1) == 0):
+        return "regression"  # a fraction among the first values: no need to sort them all
     values = np.unique(y)
     integral = y.dtype.kind in "iu" or bool(np.all(np.mod(values, 1) == 0))
     return "classification" if integral and len(values) <= MAX_CLASSES else "regression"
@@ -98,11 +101,18 @@ def npz_file(path, task: str = "auto", kind: str = "auto", test_split: float = 0
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise UserError(f"cannot read '{path}' as a NumPy .npz file ({error}); "
                         "save it with numpy.savez(path, x_train=..., y_train=...)") from None
+    return arrays_dataset(path, arrays, task, kind, test_split, split_seed,
+                          "numpy.savez(path, x_train=..., y_train=...)")
+
+
+def arrays_dataset(path, arrays, task, kind, test_split, split_seed, how_to_save,
+                   provenance=None):
+    """A `Dataset` of named arrays x_train, y_train [, x_val, y_val, x_test, y_test]
+    (an .npz file's, or an HDF5 file's datasets); `how_to_save` ends the messages."""
     missing = [k for k in ("x_train", "y_train") if k not in arrays]
     if missing:
         raise UserError(f"'{path}' has no array {' or '.join(missing)} (it has: "
-                        f"{', '.join(arrays) or 'nothing'}); save it with "
-                        "numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)")
+                        f"{', '.join(arrays) or 'nothing'}); save it with {how_to_save}")
     for split in ("test", "val"):
         if (f"x_{split}" in arrays) != (f"y_{split}" in arrays):
             raise UserError(f"'{path}' has only one of x_{split} and y_{split}: "
@@ -121,7 +131,8 @@ def npz_file(path, task: str = "auto", kind: str = "auto", test_split: float = 0
                                    "y_val": arrays.get("y_val")})
     task = infer_task(y, task)
     return _finish(Path(path).stem, x, y, task, x_test, arrays.get("y_test"), test_split,
-                   split_seed, {"source": str(Path(path).resolve())}, x_val,
+                   split_seed, {"source": str(Path(path).resolve()), **(provenance or {})},
+                   x_val,
                    arrays.get("y_val"), kind=kind)
 
 
@@ -141,34 +152,15 @@ def csv_file(path, target: str | None = None, task: str = "auto", test_split: fl
         raise UserError(f"'{path}' needs a header row, at least two columns (features and a "
                         f"target) and two rows; it has {table.shape[1]} column(s) and "
                         f"{len(table)} row(s)")
-    target = target or table.columns[-1]
-    if target not in table.columns:
-        raise UserError(f"'{path}' has no column '{target}': choose --target from "
-                        f"{', '.join(map(str, table.columns))}")
-    features = table.drop(columns=[target])
-    text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
-    if text:
-        raise UserError(f"'{path}': column(s) {', '.join(map(str, text))} are not numbers; "
-                        "encode them as numbers or drop them")
     empty = [c for c in table.columns if table[c].isna().any()]
     if empty:
         raise UserError(f"'{path}': column(s) {', '.join(map(str, empty))} have missing "
                         "values; fill or drop those rows")
-    x = features.to_numpy(dtype=np.float32)
-    y = table[target].to_numpy()
-
-    def where(key, index):  # line 1 of the file is the header
-        column = features.columns[index[1]] if "feature" in key else target
-        return f"column '{column}', line {index[0] + 2} of the file"
-
-    check_finite(Path(path).stem, {"its feature columns": x, "its target column": y}, where)
-    task = infer_task(y, task)
-    if task == "regression" and y.dtype.kind not in "iuf":
-        raise UserError(f"'{path}': target '{target}' is not numeric, so it cannot be "
-                        "regressed; use --option task=classification")
-    return _finish(Path(path).stem, x, y, task, None, None, test_split, split_seed,
-                   {"source": str(Path(path).resolve()), "target": str(target),
-                    "features": [str(c) for c in features.columns]})
+    names, target = choose_columns(path, list(table.columns), target)
+    columns = {str(c): table[c].to_numpy() for c in [*names, target]}
+    # line 1 of the file is the header
+    return table_dataset(path, columns, str(target), task, test_split, split_seed,
+                         row_label=lambda i: f"line {i + 2} of the file")
 
 
 def _read_images(files, size, color):

@@ -297,22 +297,12 @@ def standardisation_layers(config, x_train):
 def with_standardisation(model, config, x_train):
     """`model` with the config's standardisations as its first layers (compiled the same),
     or `model` itself if there are none."""
-    import keras
+    from mlphys.normalization import wrapped_model
 
     steps = standardisation_layers(config, x_train)
     if not steps:
         return model
-    inputs = keras.Input(shape=model.input_shape[1:], name="raw_input")
-    x = inputs
-    for step in steps:
-        x = step(x)
-    compiled_with = model.get_compile_config()
-    optimizer = model.optimizer
-    model.optimizer, model.compiled = None, False  # the outer model trains and saves it
-    wrapped = keras.Model(inputs, model(x), name=f"standardised_{model.name}")
-    wrapped.compile(optimizer=optimizer, loss=compiled_with.get("loss"),
-                    metrics=compiled_with.get("metrics"))
-    return wrapped
+    return wrapped_model(model, steps, name=f"standardised_{model.name}")
 
 
 def generator_batches(config, x, y, batch_size, seed=0):

@@ -18,7 +18,7 @@ import inspect
 import os
 import types
 import typing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -88,6 +88,7 @@ def infer_spec(x, y, task, class_names=None, kind=None):
 
 _DATASETS = {}
 _FILE_FORMATS = {}
+_FILE_DESCRIBERS = {}
 
 
 def register_dataset(name, *, task, kind, shape="", source="", licence="", formula="",
@@ -115,15 +116,59 @@ def register_dataset(name, *, task, kind, shape="", source="", licence="", formu
     return decorate
 
 
-def register_file_format(suffix):
-    """Register the decorated loader `fn(path, **options)` for files ending in `suffix`
-    (`"/"` for folders)."""
+def register_file_format(*suffixes, describe=None):
+    """Register the decorated loader `fn(path, **options)` for files ending in any of
+    `suffixes` (`"/"` for folders).
+
+    describe(path, **options) -> FileContents: what is in such a file, for
+        `mlphys info FILE` (trees, datasets, columns), without loading it.
+    """
 
     def decorate(loader):
-        _FILE_FORMATS[suffix] = loader
+        for suffix in suffixes:
+            _FILE_FORMATS[suffix] = loader
+            if describe is not None:
+                _FILE_DESCRIBERS[suffix] = describe
         return loader
 
     return decorate
+
+
+@dataclass
+class FileContents:
+    """What `mlphys info FILE` prints: a title line and a table of what the file holds.
+
+    rows: one tuple per item (a branch, a dataset, a column, an HDU), under `headers`.
+    """
+
+    title: str
+    headers: tuple
+    rows: list
+    notes: list = field(default_factory=list)
+
+
+def file_format(path):
+    """(loader, describe or None) for the file or folder `path`; UserError if none."""
+    path = Path(path)
+    suffix = "/" if path.is_dir() else path.suffix.lower()
+    if suffix not in _FILE_FORMATS:
+        raise UserError(f"cannot read '{path}': supported files are "
+                        f"{', '.join(s for s in sorted(_FILE_FORMATS) if s != '/')} "
+                        "and folders of images in class subfolders")
+    return _FILE_FORMATS[suffix], _FILE_DESCRIBERS.get(suffix)
+
+
+def describe_file(name, options=None):
+    """The `FileContents` of a user's file (`mlphys info FILE -o tree=Events`)."""
+    load_data_modules()
+    path = Path(name)
+    if not path.exists():
+        raise UserError(f"no such file or folder '{name}'")
+    _, describe = file_format(path)
+    if describe is None:
+        raise UserError(f"'mlphys info' describes .root, .h5, .fits, .parquet and .feather "
+                        f"files, not '{path.suffix or path.name}'")
+    return describe(path, **dict(options or {}))
 
 
 def load_data_modules():
@@ -197,13 +242,7 @@ def load_dataset(name, options=None, *, val_split=0.1, data_dir=None):
         if not path.exists():
             raise UserError(f"no such file or folder '{name}': give an existing .npz, .csv "
                             "or image folder, or a dataset name from 'mlphys list datasets'")
-        suffix = "/" if path.is_dir() else path.suffix.lower()
-        if suffix not in _FILE_FORMATS:
-            raise UserError(f"cannot read '{name}': supported files are "
-                            f"{', '.join(s for s in sorted(_FILE_FORMATS) if s != '/')} "
-                            "and folders of images in class subfolders")
-        loader = _FILE_FORMATS[suffix]
-        loader = _bind_path(loader, path)
+        loader = _bind_path(file_format(path)[0], path)
         hints = typing.get_type_hints(loader.func)
         accepted = {n: (hints.get(n, str), p.default) for n, p in
                     inspect.signature(loader.func).parameters.items() if n != "path"}

@@ -37,11 +37,13 @@ def prepare_model(config, data, hp=None):
     from mlphys.building import build_model
     from mlphys.distribute import place
     from mlphys.hparams import fixed_hyperparameters
+    from mlphys.normalization import resolve_normalize
     from mlphys.registry import get_model
 
     keras.utils.set_random_seed(config.seed)
     placement = place(config.distribute)
     augmentation = resolve_augmentation(config, data)
+    config.normalize = resolve_normalize(config.normalize, data, config.dataset)
     if hp is None:
         hp = fixed_hyperparameters(config.hyperparameters or config.params)
     with placement.scope(), dtype_policy(config.precision):
@@ -52,6 +54,10 @@ def prepare_model(config, data, hp=None):
             from mlphys.augmentation import with_standardisation
 
             model = with_standardisation(model, augmentation["config"], data.x_train)
+        if config.normalize == "on":
+            from mlphys.normalization import with_normalization
+
+            model = with_normalization(model, data, targets=config.replicas == 1)
     config.hyperparameters = {k: v for k, v in hp.values.items()
                               if not k.startswith("tuner/")}
     config.state.devices = placement.describe()
@@ -140,12 +146,10 @@ def resolve_augmentation(config, data):
     if not config.augment:
         return None
     from mlphys.augmentation import changed, resolve
-    from mlphys.streams import ImageStream
-
     if data.spec.kind != "image":
         raise UserError(f"--augment transforms images, but '{config.dataset}' holds "
                         f"{data.spec.kind} data")
-    if isinstance(data.x_train, ImageStream):
+    if not isinstance(data.x_train, np.ndarray):  # streamed from disk
         raise UserError("--augment does not work with --stream yet: train the folder in "
                         "memory (without --stream) to augment it")
     resolved = (resolve(None, config.augment) if isinstance(config.augment, dict)

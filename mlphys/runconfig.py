@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from mlphys.errors import UserError
+from mlphys.normalization import NORMALIZE
 
 SCHEMA = 2  # config.json layout; 1 is the release of 2026-11-21 (no "schema" key)
 
@@ -69,6 +70,7 @@ class RunConfig:
     replicas: int = 1  # Monte Carlo replica ensemble members
     steps_per_epoch: int | None = None  # None: the model's (a full pass if it has none)
     lr_schedule: str = "constant"  # cosine decay over the run, or halve on a plateau
+    normalize: str = "auto"  # standardise vector features/targets in the model (auto: tables)
     seed: int | None = None  # None: drawn by `resolved()` and recorded
     command: str | None = None  # the command line that started the run
     models_from: str | None = None  # the plugin file or module that defines the model
@@ -126,7 +128,8 @@ class RunConfig:
                                      ("--augment-engine", self.augment_engine,
                                       AUGMENT_ENGINES),
                                      ("--distribute", self.distribute, STRATEGIES),
-                                     ("--lr-schedule", self.lr_schedule, LR_SCHEDULES)):
+                                     ("--lr-schedule", self.lr_schedule, LR_SCHEDULES),
+                                     ("--normalize", self.normalize, NORMALIZE)):
             if value not in choices:
                 raise UserError(f"{flag} {value}: choose one of {', '.join(choices)}")
         if self.patience is not None and self.patience < 1:
@@ -161,7 +164,7 @@ class RunConfig:
                          "distribute": s.devices, "replicas": self.replicas,
                          "steps_per_epoch": self.steps_per_epoch,
                          "global_batch_size": s.global_batch_size,
-                         "lr_schedule": self.lr_schedule},
+                         "lr_schedule": self.lr_schedule, "normalize": self.normalize},
             "seed": self.seed, "command": self.command, "models_from": self.models_from,
             "data_dir": self.data_dir,
             "figure_formats": list(self.figure_formats or ("png",)),
@@ -209,6 +212,8 @@ class RunConfig:
             replicas=training.get("replicas", 1),
             steps_per_epoch=training.get("steps_per_epoch"),
             lr_schedule=training.get("lr_schedule", "constant"),
+            # runs made before --normalize existed trained on raw values
+            normalize=training.get("normalize", "none"),
             seed=content.get("seed"), command=content.get("command"),
             models_from=content.get("models_from"), data_dir=content.get("data_dir"),
             figure_formats=tuple(content.get("figure_formats") or ("png",)), state=state)
