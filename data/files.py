@@ -125,18 +125,37 @@ def npz_file(path, task: str = "auto", kind: str = "auto", test_split: float = 0
                    arrays.get("y_val"), kind=kind)
 
 
-@register_file_format(".csv")
-def csv_file(path, target: str | None = None, task: str = "auto", test_split: float = 0.2,
-             split_seed: int = 0):
-    """A table with a header row; `target` is the label column (default: the last one)."""
+def read_table(path):
+    """A CSV file as a pandas DataFrame, or one line saying why it cannot be read."""
     import pandas as pd
 
     try:
-        table = pd.read_csv(path)
+        return pd.read_csv(path)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError,
             pd.errors.EmptyDataError) as error:
         raise UserError(f"cannot read '{path}' as CSV ({error}); give a comma-separated "
                         "file with a header row") from None
+
+
+def check_columns(path, features, table):
+    """Refuse feature columns that are not numbers, and missing values in `table`."""
+    import pandas as pd
+
+    text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if text:
+        raise UserError(f"'{path}': column(s) {', '.join(map(str, text))} are not numbers; "
+                        "encode them as numbers or drop them")
+    empty = [c for c in table.columns if table[c].isna().any()]
+    if empty:
+        raise UserError(f"'{path}': column(s) {', '.join(map(str, empty))} have missing "
+                        "values; fill or drop those rows")
+
+
+@register_file_format(".csv")
+def csv_file(path, target: str | None = None, task: str = "auto", test_split: float = 0.2,
+             split_seed: int = 0):
+    """A table with a header row; `target` is the label column (default: the last one)."""
+    table = read_table(path)
     if table.shape[1] < 2 or len(table) < 2:
         raise UserError(f"'{path}' needs a header row, at least two columns (features and a "
                         f"target) and two rows; it has {table.shape[1]} column(s) and "
@@ -146,14 +165,7 @@ def csv_file(path, target: str | None = None, task: str = "auto", test_split: fl
         raise UserError(f"'{path}' has no column '{target}': choose --target from "
                         f"{', '.join(map(str, table.columns))}")
     features = table.drop(columns=[target])
-    text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
-    if text:
-        raise UserError(f"'{path}': column(s) {', '.join(map(str, text))} are not numbers; "
-                        "encode them as numbers or drop them")
-    empty = [c for c in table.columns if table[c].isna().any()]
-    if empty:
-        raise UserError(f"'{path}': column(s) {', '.join(map(str, empty))} have missing "
-                        "values; fill or drop those rows")
+    check_columns(path, features, table)
     x = features.to_numpy(dtype=np.float32)
     y = table[target].to_numpy()
 

@@ -31,11 +31,12 @@ _LAZY = {  # heavy entry points, imported on first use
     "RunConfig": "mlphys.runconfig",
     "evaluate": "mlphys.evaluation",
     "build_model": "mlphys.building",
+    "predict": "mlphys.predict",
 }
 
 __all__ = ["DataSpec", "Dataset", "Run", "RunConfig", "UserError", "build_model",
            "evaluate", "get_model", "list_datasets", "list_models", "load_dataset",
-           "register_dataset", "register_model", "train", "tune", "__version__"]
+           "predict", "register_dataset", "register_model", "train", "tune", "__version__"]
 
 
 def __getattr__(name):
