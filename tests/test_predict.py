@@ -191,3 +191,30 @@ def test_per_pixel_outputs_are_arrays(tmp_path, run_cli):
     assert done.exit_code == 0, done.output
     saved = np.load(next(run.path.glob("predictions-*.npz")))
     np.testing.assert_array_equal(saved["classes"], result.classes)
+
+
+def test_export_round_trips_in_each_runtime(classifier, run_cli, tmp_path, monkeypatch):
+    import json
+
+    for fmt, artefact in (("savedmodel", "saved_model"), ("onnx", "model.onnx"),
+                          ("litert", "model.tflite")):
+        result = run_cli("export", classifier.path, "--format", fmt, "--out", tmp_path,
+                         "--samples", 16, "--json")
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        assert report["passed"] and report["max_abs_difference"] < 1e-4
+        assert (tmp_path / f"export-{fmt}" / artefact).exists()
+        sidecar = json.loads((tmp_path / f"export-{fmt}" / "export.json").read_text())
+        assert sidecar["input_shape"] == [None, 8, 8, 1] and sidecar["input_dtype"] == "float32"
+        assert sidecar["class_names"] == [str(k) for k in range(10)]
+        assert sidecar["versions"]["keras"] and "[0, 1]" in sidecar["preprocessing"]
+    import mlphys.export
+
+    monkeypatch.setattr(mlphys.export, "TOLERANCE", 0.0)  # any difference is too large
+    strict = run_cli("export", classifier.path, "--format", "savedmodel", "--out", tmp_path)
+    assert strict.exit_code == 1 and "above 0" in strict.output, strict.output
+    assert (tmp_path / "export-savedmodel-2").is_dir()  # the first one is kept
+    monkeypatch.setattr(mlphys.export, "RUNTIME_PACKAGES", {"onnx": ("no_such_runtime",)})
+    assert_user_error(run_cli("export", classifier.path, "--format", "onnx", "--out",
+                              tmp_path / "none"), "no_such_runtime", "mlphys[export]")
+    assert not (tmp_path / "none").exists()
