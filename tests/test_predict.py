@@ -179,41 +179,47 @@ def test_repeats_folder_gives_mean_and_std(tmp_path, run_cli):
 
 
 def test_per_pixel_outputs_are_arrays(tmp_path, run_cli):
-    run = train("unet", "segshapes", dataset_options={"size": 32, "n_train": 16,
-                                                       "n_val": 8, "n_test": 8},
-                batch_size=8, out=tmp_path, epochs=1, seed=0, quiet=True)
+    run = train("circles_to_squares", "circles_to_squares",
+                dataset_options={"size": 16, "n_train": 20, "n_val": 10, "n_test": 20},
+                out=tmp_path, epochs=1, seed=0, quiet=True)
     result = mlphys.predict(run, split="test")
-    assert isinstance(result, PixelPredictions)
-    assert result.mean.shape[:3] == (8, 32, 32) and result.classes.shape == (8, 32, 32)
+    assert isinstance(result, PixelPredictions) and result.classes is None
+    assert result.mean.shape == (20, 16, 16, 1) and result.std is None
+    np.testing.assert_allclose(result.mean, run.model.predict(run.load_data().x_test,
+                                                              verbose=0), atol=1e-6)
     assert_user_error(run_cli("predict", run.path, "--split", "test", "--format", "csv"),
                       "--format npz")
     done = run_cli("predict", run.path, "--split", "test")
     assert done.exit_code == 0, done.output
     saved = np.load(next(run.path.glob("predictions-*.npz")))
-    np.testing.assert_array_equal(saved["classes"], result.classes)
+    np.testing.assert_array_equal(saved["mean"], result.mean)
+    assert list(saved["ids"]) == list(range(20))
 
 
 def test_export_round_trips_in_each_runtime(classifier, run_cli, tmp_path, monkeypatch):
     import json
 
-    for fmt, artefact in (("savedmodel", "saved_model"), ("onnx", "model.onnx"),
-                          ("litert", "model.tflite")):
+    import mlphys.export
+
+    with monkeypatch.context() as strict:
+        strict.setattr(mlphys.export, "TOLERANCE", 0.0)  # any difference is too large
+        result = run_cli("export", classifier.path, "--format", "savedmodel", "--out",
+                         tmp_path, "--samples", 16)
+        assert result.exit_code == 1 and "above 0" in result.output, result.output
+    for fmt, folder, artefact in (("savedmodel", "export-savedmodel-2", "saved_model"),
+                                  ("onnx", "export-onnx", "model.onnx"),
+                                  ("litert", "export-litert", "model.tflite")):
         result = run_cli("export", classifier.path, "--format", fmt, "--out", tmp_path,
                          "--samples", 16, "--json")
         assert result.exit_code == 0, result.output
         report = json.loads(result.stdout)
         assert report["passed"] and report["max_abs_difference"] < 1e-4
-        assert (tmp_path / f"export-{fmt}" / artefact).exists()
-        sidecar = json.loads((tmp_path / f"export-{fmt}" / "export.json").read_text())
+        assert report["path"] == str(tmp_path / folder / artefact)  # the first one kept
+        sidecar = json.loads((tmp_path / folder / "export.json").read_text())
         assert sidecar["input_shape"] == [None, 8, 8, 1] and sidecar["input_dtype"] == "float32"
         assert sidecar["class_names"] == [str(k) for k in range(10)]
         assert sidecar["versions"]["keras"] and "[0, 1]" in sidecar["preprocessing"]
-    import mlphys.export
-
-    monkeypatch.setattr(mlphys.export, "TOLERANCE", 0.0)  # any difference is too large
-    strict = run_cli("export", classifier.path, "--format", "savedmodel", "--out", tmp_path)
-    assert strict.exit_code == 1 and "above 0" in strict.output, strict.output
-    assert (tmp_path / "export-savedmodel-2").is_dir()  # the first one is kept
+    assert (tmp_path / "export-savedmodel" / "saved_model").is_dir()
     monkeypatch.setattr(mlphys.export, "RUNTIME_PACKAGES", {"onnx": ("no_such_runtime",)})
     assert_user_error(run_cli("export", classifier.path, "--format", "onnx", "--out",
                               tmp_path / "none"), "no_such_runtime", "mlphys[export]")
