@@ -171,7 +171,14 @@ def member_function(runs, settings):
 
         return lambda x: member_predictions(runs[0].model, x, batch)
     models = [r.model for r in runs]
-    return lambda x: np.stack([m.predict(x, batch_size=batch, verbose=0) for m in models])
+    return lambda x: np.stack([predict_batches(m, x, batch) for m in models])
+
+
+def predict_batches(model, x, batch):
+    """`model`'s outputs for the array x, `batch` samples per `predict_on_batch` (no
+    `tf.data` pipeline built per chunk, so memory stays flat over many chunks)."""
+    return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch]))
+                           for i in range(0, len(x), batch)])
 
 
 def _mc_dropout(model, passes, batch):
@@ -186,8 +193,7 @@ def _mc_dropout(model, passes, batch):
 
     def passes_of(x):
         with dropout_on(model):
-            return np.stack([model.predict(x, batch_size=batch, verbose=0)
-                             for _ in range(passes)])
+            return np.stack([predict_batches(model, x, batch) for _ in range(passes)])
 
     return passes_of
 
