@@ -5,6 +5,7 @@
     run = mlphys.train("cnn", "digits", epochs=5, seed=1)   # a Run
     run.metrics, run.history, run.path
     mlphys.evaluate(run.path)
+    mlphys.predict(run, x)            # a pandas DataFrame, one row per sample
     mlphys.Run.open("saved_models/cnn-digits-20261201-101500").model
 
 Importing mlphys is cheap: TensorFlow is imported only by what builds or runs a model,
