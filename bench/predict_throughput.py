@@ -78,7 +78,10 @@ def runtimes(run, x):
 
     session = onnxruntime.InferenceSession(str(onnx.path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    interpreter = tf.lite.Interpreter(model_path=str(litert.path))
+    from mlphys.quiet import silenced
+
+    with silenced():  # TensorFlow's notice that tf.lite.Interpreter moves to ai_edge_litert
+        interpreter = tf.lite.Interpreter(model_path=str(litert.path))
     entry = interpreter.get_input_details()[0]
     interpreter.resize_tensor_input(entry["index"], list(x.shape))
     interpreter.allocate_tensors()
