@@ -25,6 +25,8 @@ COMMANDS = {  # name -> (module, function); later features add their command her
     "reproduce": ("mlphys.cli.reproduce", "reproduce"),
     "sample": ("mlphys.cli.sample", "sample"),
     "embed": ("mlphys.cli.embed", "embed"),
+    "predict": ("mlphys.cli.predict", "predict"),
+    "export": ("mlphys.cli.export", "export"),
 }
 
 

@@ -136,26 +136,47 @@ def arrays_dataset(path, arrays, task, kind, test_split, split_seed, how_to_save
                    arrays.get("y_val"), kind=kind)
 
 
-@register_file_format(".csv")
-def csv_file(path, target: str | None = None, task: str = "auto", test_split: float = 0.2,
-             split_seed: int = 0):
-    """A table with a header row; `target` is the label column (default: the last one)."""
+def read_table(path):
+    """A CSV file as a pandas DataFrame, or one line saying why it cannot be read."""
     import pandas as pd
 
     try:
-        table = pd.read_csv(path)
+        return pd.read_csv(path)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError,
             pd.errors.EmptyDataError) as error:
         raise UserError(f"cannot read '{path}' as CSV ({error}); give a comma-separated "
                         "file with a header row") from None
-    if table.shape[1] < 2 or len(table) < 2:
-        raise UserError(f"'{path}' needs a header row, at least two columns (features and a "
-                        f"target) and two rows; it has {table.shape[1]} column(s) and "
-                        f"{len(table)} row(s)")
+
+
+def refuse_missing(path, table):
+    """Refuse a table (pandas DataFrame) with missing values, naming the columns."""
     empty = [c for c in table.columns if table[c].isna().any()]
     if empty:
         raise UserError(f"'{path}': column(s) {', '.join(map(str, empty))} have missing "
                         "values; fill or drop those rows")
+
+
+def check_columns(path, features, table):
+    """Refuse feature columns that are not numbers, and missing values in `table`."""
+    import pandas as pd
+
+    text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if text:
+        raise UserError(f"'{path}': column(s) {', '.join(map(str, text))} are not numbers; "
+                        "encode them as numbers or drop them")
+    refuse_missing(path, table)
+
+
+@register_file_format(".csv")
+def csv_file(path, target: str | None = None, task: str = "auto", test_split: float = 0.2,
+             split_seed: int = 0):
+    """A table with a header row; `target` is the label column (default: the last one)."""
+    table = read_table(path)
+    if table.shape[1] < 2 or len(table) < 2:
+        raise UserError(f"'{path}' needs a header row, at least two columns (features and a "
+                        f"target) and two rows; it has {table.shape[1]} column(s) and "
+                        f"{len(table)} row(s)")
+    refuse_missing(path, table)
     names, target = choose_columns(path, list(table.columns), target)
     columns = {str(c): table[c].to_numpy() for c in [*names, target]}
     # line 1 of the file is the header

@@ -5,6 +5,7 @@
     run = mlphys.train("cnn", "digits", epochs=5, seed=1)   # a Run
     run.metrics, run.history, run.path
     mlphys.evaluate(run.path)
+    mlphys.predict(run, x)            # a pandas DataFrame, one row per sample
     mlphys.Run.open("saved_models/cnn-digits-20261201-101500").model
 
 Importing mlphys is cheap: TensorFlow is imported only by what builds or runs a model,
@@ -31,11 +32,12 @@ _LAZY = {  # heavy entry points, imported on first use
     "RunConfig": "mlphys.runconfig",
     "evaluate": "mlphys.evaluation",
     "build_model": "mlphys.building",
+    "predict": "mlphys.predict",
 }
 
 __all__ = ["DataSpec", "Dataset", "Run", "RunConfig", "UserError", "build_model",
            "evaluate", "get_model", "list_datasets", "list_models", "load_dataset",
-           "register_dataset", "register_model", "train", "tune", "__version__"]
+           "predict", "register_dataset", "register_model", "train", "tune", "__version__"]
 
 
 def __getattr__(name):

@@ -216,3 +216,15 @@ def _gpu_reason(tf, lines):
         if any(word in line for word in _GPU_REASONS):
             return line.split("] ", 1)[-1]  # without absl's time and file prefix
     return "no reason logged"
+
+
+@contextlib.contextmanager
+def silenced():
+    """Within the block, what converters print to fd 2 (TFLite's and tf2onnx's C++ logs)
+    and Python warnings are dropped, unless `verbose()`; errors still propagate."""
+    if verbose():
+        yield
+        return
+    with _captured_stderr(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

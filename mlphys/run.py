@@ -122,9 +122,34 @@ class Run:
         """The legacy summary as a plain dict (for --json)."""
         return {key: get(self) for key, get in self._LEGACY.items()}
 
+    def _repr_html_(self):
+        """Jupyter's view of a run: its name and status, the test metrics as a table and
+        the learning curves (curves.png) inline."""
+        import base64
+        import html
+
+        rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{_shown(v)}</td></tr>"
+                       for k, v in self.metrics.items() if not isinstance(v, (dict, list)))
+        table = (f"<table><tr><th>test metric</th><th>value</th></tr>{rows}</table>"
+                 if rows else "<p>no test metrics (metrics.json) yet</p>")
+        curves = self.path / "curves.png"
+        image = ""
+        if self.config is not None and curves.is_file():
+            data = base64.b64encode(curves.read_bytes()).decode("ascii")
+            image = (f'<img src="data:image/png;base64,{data}" alt="learning curves" '
+                     'style="max-width: 640px">')
+        return f"<div><p><code>{html.escape(repr(self))}</code></p>{table}{image}</div>"
+
     def __repr__(self):
         status = self.config.state.status if self.config else "model file"
         return f"Run('{self.path}', {self.name}, {status})"
+
+
+def _shown(value):
+    """A metric's value as HTML text."""
+    import html
+
+    return f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
 
 
 def _best_run_of_search(tuning_dir):
