@@ -311,7 +311,7 @@ def test_chief_and_two_workers_share_the_trials(tmp_path):
             processes.append(subprocess.Popen(
                 common + ["--worker", address, "--worker-id", str(n)],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env))
-        outputs = [p.communicate(timeout=150)[0] for p in processes]
+        outputs = [p.communicate(timeout=400)[0] for p in processes]
     finally:
         for p in processes:
             if p.poll() is None:
