@@ -49,15 +49,16 @@ def prepare_model(config, data, hp=None):
     with placement.scope(), dtype_policy(config.precision):
         model, hp = build_model(config.model, data.spec, hp=hp, dataset_name=config.dataset)
         if config.replicas > 1:  # the model above was built only to fill `hp`
-            model = _ensemble(get_model(config.model), hp, data.spec, config.replicas)
+            model = _ensemble(get_model(config.model), hp, data, config.replicas,
+                              normalize=config.normalize == "on")
         if augmentation:
             from mlphys.augmentation import with_standardisation
 
             model = with_standardisation(model, augmentation["config"], data.x_train)
-        if config.normalize == "on":
+        if config.normalize == "on" and config.replicas == 1:  # (members have their own)
             from mlphys.normalization import with_normalization
 
-            model = with_normalization(model, data, targets=config.replicas == 1)
+            model = with_normalization(model, data)
     config.hyperparameters = {k: v for k, v in hp.values.items()
                               if not k.startswith("tuner/")}
     config.state.devices = placement.describe()
@@ -159,17 +160,22 @@ def resolve_augmentation(config, data):
             "config": resolved}
 
 
-def _ensemble(entry, hp, spec, replicas):
-    """`replicas` copies of the model (fresh initial weights each), compiled as one.
+def _ensemble(entry, hp, data, replicas, normalize=False):
+    """`replicas` copies of the model (fresh initial weights each), compiled as one;
+    with `normalize`, each member standardises its own inputs and outputs, so that every
+    member's outputs are in the targets' units.
 
     The members are built afresh, uncompiled: a compiled member would carry an optimizer
     of its own into the saved ensemble."""
     from mlphys.building import compile_for_task
     from mlphys.ensembles import ensemble_of
+    from mlphys.normalization import normalized
 
-    members = [entry.builder(hp, spec) for _ in range(replicas)]
+    members = [entry.builder(hp, data.spec) for _ in range(replicas)]
+    if normalize:
+        members = [normalized(member, data) for member in members]
     model = ensemble_of(members)
-    compile_for_task(model, hp, spec)
+    compile_for_task(model, hp, data.spec)
     return model
 
 

@@ -44,8 +44,23 @@ def _moments(values):
 
 
 def with_normalization(model, data, targets=True):
-    """`model` between a standardisation of the features and, for regression when
-    `targets`, a de-standardisation of its outputs, both from the training split."""
+    """`model` (compiled) between a standardisation of the features and, for regression
+    when `targets`, a de-standardisation of its outputs, both from the training split;
+    compiled as `model` was."""
+    before, after = _standardisations(data, targets)
+    return wrapped_model(model, before, after, f"normalized_{model.name}")
+
+
+def normalized(model, data):
+    """The same as `with_normalization`, for an uncompiled model (a replica ensemble's
+    member, so that each member takes and returns raw units and `member_outputs` are
+    in the targets' units)."""
+    before, after = _standardisations(data, targets=True)
+    return _around(model, before, after, f"normalized_{model.name}")
+
+
+def _standardisations(data, targets):
+    """([feature standardisation], [target de-standardisation] or []) layers."""
     import keras
 
     mean, variance = _moments(data.x_train)
@@ -56,12 +71,11 @@ def with_normalization(model, data, targets=True):
         mean, variance = _moments(data.y_train)
         after = [keras.layers.Normalization(mean=mean, variance=variance, invert=True,
                                             dtype="float32", name="raw_units_targets")]
-    return wrapped_model(model, before, after, f"normalized_{model.name}")
+    return before, after
 
 
-def wrapped_model(model, before, after=(), name=None):
-    """`model` with the layers `before` applied to its inputs and `after` to its
-    outputs, compiled as `model` was (its optimizer moves to the outer model)."""
+def _around(model, before, after, name):
+    """A functional model: raw input -> `before` layers -> `model` -> `after` layers."""
     import keras
 
     inputs = keras.Input(shape=model.input_shape[1:], name="raw_input")
@@ -71,10 +85,16 @@ def wrapped_model(model, before, after=(), name=None):
     x = model(x)
     for step in after:
         x = step(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def wrapped_model(model, before, after=(), name=None):
+    """`model` with the layers `before` applied to its inputs and `after` to its
+    outputs, compiled as `model` was (its optimizer moves to the outer model)."""
     compiled_with = model.get_compile_config()
     optimizer = model.optimizer
     model.optimizer, model.compiled = None, False  # the outer model trains and saves it
-    wrapped = keras.Model(inputs, x, name=name or f"standardised_{model.name}")
+    wrapped = _around(model, before, after, name or f"standardised_{model.name}")
     wrapped.compile(optimizer=optimizer, loss=compiled_with.get("loss"),
                     metrics=compiled_with.get("metrics"))
     return wrapped
