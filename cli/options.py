@@ -79,6 +79,11 @@ def training_options(command):
                      show_default=True, help="Learning rate over the run: constant, cosine "
                      "decay to 0 over the epochs, or halved after 2 epochs without a "
                      "better validation loss (plateau)."),
+        click.option("--init-from", metavar="RUN", help="Start from the weights of "
+                     "another run (folder or .keras file), layer by layer where names and "
+                     "shapes match; a head of another shape starts fresh."),
+        click.option("--freeze", metavar="PATTERN", help="Keep the layers whose names "
+                     "match PATTERN fixed (wildcards, comma-separated: 'conv*')."),
         data_dir, models_from,
     ]
     for flag in reversed(flags):
