@@ -79,15 +79,16 @@ def _shapes(shapes):
 
 
 def freeze_layers(model, patterns):
-    """Make the layers whose names match `patterns` (wildcards, comma-separated) not
-    trainable; returns their names. A pattern matching no layer is a UserError."""
-    layers = model_layers(model)
+    """Make the layers with weights whose names match `patterns` (wildcards,
+    comma-separated) not trainable; returns their names. A pattern matching no such
+    layer is a UserError."""
+    layers = weighted_layers(model)
     frozen = []
     for pattern in [p.strip() for p in str(patterns).split(",") if p.strip()]:
         matched = [name for name in layers if fnmatch.fnmatchcase(name, pattern)]
         if not matched:
-            raise UserError(f"--freeze {pattern}: no layer of this model matches it; its "
-                            f"layers are {', '.join(list(layers)[:12])}"
+            raise UserError(f"--freeze {pattern}: no layer of this model with weights "
+                            f"matches it; those are {', '.join(list(layers)[:12])}"
                             f"{', ...' if len(layers) > 12 else ''} ('mlphys info MODEL "
                             "--shape ...' lists them all)")
         for name in matched:

@@ -202,10 +202,11 @@ def unfreeze_top(model, count):
 
 
 _SOURCE = "MLMM 7.6; keras.applications"
+_SEARCHED = ("fine_tune", "dropout", "learning_rate", "fine_tune_learning_rate")
 
 
 @register_model("mobilenet_v2", task="classification", inputs="image", dataset="cracks",
-                source=_SOURCE, epochs=5, family="backbone", fine_tune=fine_tuning)
+                source=_SOURCE, epochs=5, family="backbone", search=_SEARCHED, fine_tune=fine_tuning)
 def mobilenet_v2(hp, spec):
     """MobileNetV2 (Sandler et al. 2018) pretrained on ImageNet, with a new head (MLMM 7.6).
 
@@ -226,7 +227,7 @@ def mobilenet_v2(hp, spec):
 
 
 @register_model("efficientnet_b0", task="classification", inputs="image", dataset="cracks",
-                source=_SOURCE, epochs=5, family="backbone", fine_tune=fine_tuning)
+                source=_SOURCE, epochs=5, family="backbone", search=_SEARCHED, fine_tune=fine_tuning)
 def efficientnet_b0(hp, spec):
     """EfficientNetB0 (Tan and Le 2019) pretrained on ImageNet, with a new head (MLMM 7.6).
 
@@ -248,7 +249,7 @@ def efficientnet_b0(hp, spec):
 
 
 @register_model("resnet50", task="classification", inputs="image", dataset="cracks",
-                source=_SOURCE, epochs=5, family="backbone", fine_tune=fine_tuning)
+                source=_SOURCE, epochs=5, family="backbone", search=_SEARCHED, fine_tune=fine_tuning)
 def resnet50(hp, spec):
     """ResNet50 (He et al. 2015) pretrained on ImageNet, with a new head (MLMM 7.6).
 
@@ -269,7 +270,7 @@ def resnet50(hp, spec):
 
 
 @register_model("efficientnet_v2_b0", task="classification", inputs="image",
-                dataset="cracks", source=_SOURCE, epochs=5, family="backbone",
+                dataset="cracks", source=_SOURCE, epochs=5, family="backbone", search=_SEARCHED,
                 fine_tune=fine_tuning)
 def efficientnet_v2_b0(hp, spec):
     """EfficientNetV2-B0 (Tan and Le 2021) pretrained on ImageNet, with a new head (MLMM 7.6).
