@@ -69,8 +69,8 @@ def init_from(model, source):
     if not transferred:
         raise UserError(f"--init-from {source}: no layer of this model matches one of that "
                         f"run's by name and weight shapes (it has "
-                        f"{', '.join(list(source_layers)[:8]) or 'no weights'}); start from a "
-                        "run of the same or a related model")
+                        f"{', '.join(list(source_layers)[:8]) or 'no weights'}); start "
+                        "from a run of the same or a related model")
     return {"from": str(source), "transferred": transferred, "not_transferred": skipped}
 
 

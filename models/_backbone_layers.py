@@ -1,7 +1,7 @@
 """The Keras pieces in front of a pretrained backbone (mlphys.models.backbones): grey
 images to three channels and the backbone's own `preprocess_input`.
 
-    x = GreyToRGB(name="to_rgb")(images)                       # (N, H, W, 1) -> (N, H, W, 3)
+    x = GreyToRGB(name="to_rgb")(images)                  # (N, H, W, 1) -> (N, H, W, 3)
     x = layers.Resizing(224, 224, name="resize")(x)
     x = BackbonePreprocess("mobilenet_v2", name="preprocess")(x)   # [0, 1] -> [-1, 1]
 

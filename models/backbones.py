@@ -3,7 +3,7 @@
     mlphys list models 'backbone*'
     mlphys train mobilenet_v2 -d cracks -p weights=imagenet
     mlphys train efficientnet_b0 -d photos/ -p fine_tune=20 -p fine_tune_epochs=5
-    mlphys train resnet50 -d photos/ -p weights=resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5
+    mlphys train resnet50 -d photos/ -p weights=path/to/resnet50_weights_notop.h5
 
 Each entry is the keras-io transfer-learning recipe: any image dataset in, grey images
 made three channels, resized to `input_size` and preprocessed as the backbone's
@@ -33,7 +33,7 @@ from mlphys.models._heads import output_layer
 
 register_keras_objects("mlphys.models._backbone_layers")
 
-PREPROCESSING = ("image", "to_rgb", "resize", "preprocess")  # the layers before the backbone
+PREPROCESSING = ("image", "to_rgb", "resize", "preprocess")  # the layers before it
 HEAD = ("head_pool", "head_dropout", "output")  # the layers after it
 
 
@@ -52,8 +52,9 @@ class Backbone:
         return self.weights_file.format(rows=rows)
 
 
-MOBILENET_V2 = Backbone("MobileNetV2", "mobilenet_v2",
-                        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5")
+MOBILENET_V2 = Backbone(
+    "MobileNetV2", "mobilenet_v2",
+    "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5")
 EFFICIENTNET_B0 = Backbone("EfficientNetB0", "efficientnet", "efficientnetb0_notop.h5")
 RESNET50 = Backbone("ResNet50", "resnet50",
                     "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5")
@@ -168,8 +169,9 @@ def transfer_classifier(backbone, spec, *, weights, input_size, dropout, name):
     x = layers.Resizing(input_size, input_size, name="resize")(x)
     x = BackbonePreprocess(backbone.module, name="preprocess")(x)
     base = _application(backbone, resolved, x, input_size)
-    model = keras.Model(inputs, output_layer(spec)(layers.Dropout(dropout, name="head_dropout")(
-        layers.GlobalAveragePooling2D(name="head_pool")(base.output))), name=name)
+    x = layers.GlobalAveragePooling2D(name="head_pool")(base.output)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    model = keras.Model(inputs, output_layer(spec)(x), name=name)
     for layer in backbone_layers(model):
         layer.trainable = resolved is None  # pretrained: the head trains first
     return model
@@ -206,28 +208,33 @@ _SEARCHED = ("fine_tune", "dropout", "learning_rate", "fine_tune_learning_rate")
 
 
 @register_model("mobilenet_v2", task="classification", inputs="image", dataset="cracks",
-                source=_SOURCE, epochs=5, family="backbone", search=_SEARCHED, fine_tune=fine_tuning)
+                source=_SOURCE, epochs=5, family="backbone", search=_SEARCHED,
+                fine_tune=fine_tuning)
 def mobilenet_v2(hp, spec):
     """MobileNetV2 (Sandler et al. 2018) pretrained on ImageNet, with a new head (MLMM 7.6).
 
     Input: grey or RGB images in [0, 1] of any size, resized inside the model to
     input_size x input_size (default 224, at least 32); preprocessing: MobileNetV2's
-    preprocess_input (pixels to [-1, 1]). PARAMS_MOBILENET
-    ImageNet weights: Keras' mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5
-    (one file per input size 96, 128, 160, 192, 224; other sizes take 224's), looked for
-    in --data-dir, $MLPHYS_DATA_DIR, $KERAS_HOME/models, ~/.keras/models, then downloaded.
+    preprocess_input (pixels to [-1, 1]). At 224x224x3 with 2 classes: 2,260,546
+    parameters; the head phase trains 2,562, fine-tuning the top 20 layers 1,197,442.
+    ImageNet weights: Keras'
+    mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5 (one file per
+    input size 96, 128, 160, 192, 224; other sizes take 224's), looked for in
+    --data-dir, $MLPHYS_DATA_DIR, $KERAS_HOME/models, ~/.keras/models, then downloaded.
     """
     hp.Int("fine_tune", 0, 150, step=10, default=20)
     hp.Int("fine_tune_epochs", 0, 50, default=5)
     hp.Float("fine_tune_learning_rate", 1e-6, 1e-2, sampling="log", default=1e-5)
     return transfer_classifier(MOBILENET_V2, spec, name="mobilenet_v2",
                                weights=hp.Fixed("weights", "imagenet"),
-                               input_size=hp.Int("input_size", 32, 1024, step=32, default=224),
+                               input_size=hp.Int("input_size", 32, 1024, step=32,
+                                                 default=224),
                                dropout=hp.Float("dropout", 0.0, 0.8, default=0.2))
 
 
 @register_model("efficientnet_b0", task="classification", inputs="image", dataset="cracks",
-                source=_SOURCE, epochs=5, family="backbone", search=_SEARCHED, fine_tune=fine_tuning)
+                source=_SOURCE, epochs=5, family="backbone", search=_SEARCHED,
+                fine_tune=fine_tuning)
 def efficientnet_b0(hp, spec):
     """EfficientNetB0 (Tan and Le 2019) pretrained on ImageNet, with a new head (MLMM 7.6).
 
@@ -235,7 +242,8 @@ def efficientnet_b0(hp, spec):
     input_size x input_size (default 224, at least 32); preprocessing: scaled to
     [0, 255], the network rescales and normalises inside (its preprocess_input is the
     identity). The keras-io fine-tuning example: dropout 0.2, top 20 layers unfrozen at
-    1e-5. PARAMS_EFFICIENTNET
+    1e-5. At 224x224x3 with 2 classes: 4,052,133 parameters; the head phase trains
+    2,562, fine-tuning the top 20 layers 1,345,330.
     ImageNet weights: Keras' efficientnetb0_notop.h5, looked for in --data-dir,
     $MLPHYS_DATA_DIR, $KERAS_HOME/models, ~/.keras/models, then downloaded.
     """
@@ -244,18 +252,22 @@ def efficientnet_b0(hp, spec):
     hp.Float("fine_tune_learning_rate", 1e-6, 1e-2, sampling="log", default=1e-5)
     return transfer_classifier(EFFICIENTNET_B0, spec, name="efficientnet_b0",
                                weights=hp.Fixed("weights", "imagenet"),
-                               input_size=hp.Int("input_size", 32, 1024, step=32, default=224),
+                               input_size=hp.Int("input_size", 32, 1024, step=32,
+                                                 default=224),
                                dropout=hp.Float("dropout", 0.0, 0.8, default=0.2))
 
 
 @register_model("resnet50", task="classification", inputs="image", dataset="cracks",
-                source=_SOURCE, epochs=5, family="backbone", search=_SEARCHED, fine_tune=fine_tuning)
+                source=_SOURCE, epochs=5, family="backbone", search=_SEARCHED,
+                fine_tune=fine_tuning)
 def resnet50(hp, spec):
     """ResNet50 (He et al. 2015) pretrained on ImageNet, with a new head (MLMM 7.6).
 
     Input: grey or RGB images in [0, 1] of any size, resized inside the model to
     input_size x input_size (default 224, at least 32); preprocessing: ResNet50's
-    preprocess_input ("caffe": RGB to BGR, minus the ImageNet mean pixel). PARAMS_RESNET
+    preprocess_input ("caffe": RGB to BGR, minus the ImageNet mean pixel). At 224x224x3
+    with 2 classes: 23,591,810 parameters; the head phase trains 4,098, fine-tuning the
+    top 20 layers 8,923,138.
     ImageNet weights: Keras' resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5, looked
     for in --data-dir, $MLPHYS_DATA_DIR, $KERAS_HOME/models, ~/.keras/models, then
     downloaded.
@@ -265,20 +277,22 @@ def resnet50(hp, spec):
     hp.Float("fine_tune_learning_rate", 1e-6, 1e-2, sampling="log", default=1e-5)
     return transfer_classifier(RESNET50, spec, name="resnet50",
                                weights=hp.Fixed("weights", "imagenet"),
-                               input_size=hp.Int("input_size", 32, 1024, step=32, default=224),
+                               input_size=hp.Int("input_size", 32, 1024, step=32,
+                                                 default=224),
                                dropout=hp.Float("dropout", 0.0, 0.8, default=0.2))
 
 
 @register_model("efficientnet_v2_b0", task="classification", inputs="image",
-                dataset="cracks", source=_SOURCE, epochs=5, family="backbone", search=_SEARCHED,
-                fine_tune=fine_tuning)
+                dataset="cracks", source=_SOURCE, epochs=5, family="backbone",
+                search=_SEARCHED, fine_tune=fine_tuning)
 def efficientnet_v2_b0(hp, spec):
-    """EfficientNetV2-B0 (Tan and Le 2021) pretrained on ImageNet, with a new head (MLMM 7.6).
+    """EfficientNetV2-B0 (Tan and Le 2021) pretrained on ImageNet, a new head (MLMM 7.6).
 
     Input: grey or RGB images in [0, 1] of any size, resized inside the model to
     input_size x input_size (default 224, at least 32); preprocessing: scaled to
     [0, 255], the network rescales and normalises inside (its preprocess_input is the
-    identity). PARAMS_EFFICIENTNET_V2
+    identity). At 224x224x3 with 2 classes: 5,921,874 parameters; the head phase
+    trains 2,562, fine-tuning the top 20 layers 812,850.
     ImageNet weights: Keras' efficientnetv2-b0_notop.h5, looked for in --data-dir,
     $MLPHYS_DATA_DIR, $KERAS_HOME/models, ~/.keras/models, then downloaded.
     """
@@ -287,5 +301,39 @@ def efficientnet_v2_b0(hp, spec):
     hp.Float("fine_tune_learning_rate", 1e-6, 1e-2, sampling="log", default=1e-5)
     return transfer_classifier(EFFICIENTNET_V2_B0, spec, name="efficientnet_v2_b0",
                                weights=hp.Fixed("weights", "imagenet"),
-                               input_size=hp.Int("input_size", 32, 1024, step=32, default=224),
+                               input_size=hp.Int("input_size", 32, 1024, step=32,
+                                                 default=224),
                                dropout=hp.Float("dropout", 0.0, 0.8, default=0.2))
+
+
+# --- reproduction checks: the parameter counts above -------------------------------------
+
+FROM_SCRATCH = {"weights": "none"}  # the same count as pretrained, nothing to download
+
+
+@register_check("mobilenet_v2", "parameters at 224x224x3, K = 2", expected="2,260,546",
+                quick=True)
+def _mobilenet_v2_parameters(ctx):
+    model = ctx.build_for("mobilenet_v2", (224, 224, 3), 2, params=FROM_SCRATCH)
+    return equal(model.count_params(), 2_260_546)
+
+
+@register_check("efficientnet_b0", "parameters at 224x224x3, K = 2", expected="4,052,133",
+                quick=True)
+def _efficientnet_b0_parameters(ctx):
+    model = ctx.build_for("efficientnet_b0", (224, 224, 3), 2, params=FROM_SCRATCH)
+    return equal(model.count_params(), 4_052_133)
+
+
+@register_check("resnet50", "parameters at 224x224x3, K = 2", expected="23,591,810",
+                quick=True)
+def _resnet50_parameters(ctx):
+    model = ctx.build_for("resnet50", (224, 224, 3), 2, params=FROM_SCRATCH)
+    return equal(model.count_params(), 23_591_810)
+
+
+@register_check("efficientnet_v2_b0", "parameters at 224x224x3, K = 2",
+                expected="5,921,874", quick=True)
+def _efficientnet_v2_b0_parameters(ctx):
+    model = ctx.build_for("efficientnet_v2_b0", (224, 224, 3), 2, params=FROM_SCRATCH)
+    return equal(model.count_params(), 5_921_874)

@@ -44,6 +44,10 @@ class Case:
     rtol: float = 0.0
 
 
+# the keras.applications backbones: 32x32 inputs, random weights (tests stay offline)
+TINY_CRACKS = {"size": 32, "n_train": 16, "n_test": 4}
+FROM_SCRATCH_32 = {"weights": "none", "input_size": 32}
+
 CASES = {
     "autoencoder": Case({"n_train": 300, "n_val": 60, "n_test": 60}),
     "chain": Case(steps_per_epoch=20, epochs=2),
@@ -56,6 +60,8 @@ CASES = {
     "crack_cnn": Case({"size": 32, "n_train": 120, "n_test": 40}, {"filters": 8}),
     "curve_fit": Case({"n_train": 200, "n_test": 50}),
     "dcgan": Case({"size": 28}, {"filters": 8}, epochs=1, objective="g_loss"),
+    "efficientnet_b0": Case(TINY_CRACKS, FROM_SCRATCH_32),
+    "efficientnet_v2_b0": Case(TINY_CRACKS, FROM_SCRATCH_32),
     "duffing": Case({"n_train": 400, "n_test": 100}),
     "function_fit": Case({"n_train": 400, "n_test": 100}),
     "gauss_lorentz": Case({"n_train": 400, "n_test": 100}),
@@ -64,6 +70,7 @@ CASES = {
     "logreg": Case({"size": 8}),
     "lstm_particles": Case({"n_train": 200, "n_test": 50}, {"units": 8}),
     "mlp": Case({"size": 8}, {"units": 32}),
+    "mobilenet_v2": Case(TINY_CRACKS, FROM_SCRATCH_32),
     "pdf_fit": Case(steps_per_epoch=40, epochs=2),
     "pinn": Case({"n_collocation": 500, "n_boundary": 50, "nx": 32, "nt": 16},
                  {"hidden_layers": 2}, steps_per_epoch=10, batch_size=256, epochs=2,
@@ -72,6 +79,7 @@ CASES = {
                              "n_test": 32}, {"policy": "tabular"}, steps_per_epoch=4),
     "polyreg": Case(steps_per_epoch=5),
     "rbm": Case({"size": 8}),
+    "resnet50": Case(TINY_CRACKS, FROM_SCRATCH_32),
     "rnn": Case({"n_train": 200, "n_test": 50}, {"units": 8}),
     "shapes": Case({"n_train": 400, "n_test": 100}),
     "toy_resnet": Case(epochs=2),

@@ -77,8 +77,8 @@ def pretrained(keras_home, tmp_path_factory):
     printed = io.StringIO()
     try:
         with pytest.raises(Interrupted), contextlib.redirect_stdout(printed):
-            train("mobilenet_v2", "cracks", {**SMALL, "weights": "imagenet", "fine_tune": "10",
-                                             "fine_tune_epochs": "2"},
+            train("mobilenet_v2", "cracks", {**SMALL, "weights": "imagenet",
+                                             "fine_tune": "10", "fine_tune_epochs": "2"},
                   dataset_options=CRACKS, epochs=1, seed=0, out=out)
     finally:
         fitting._entry_callbacks = original
@@ -166,7 +166,8 @@ def test_imagenet_weights_are_looked_for_in_the_data_dir_then_the_keras_cache(
     for folder in (tmp_path / "keras" / "models", tmp_path / "data"):
         folder.mkdir(parents=True)
         (folder / name).write_bytes(b"weights")
-    assert resolve_weights(RESNET50, "imagenet", 224) == str(tmp_path / "keras/models" / name)
+    in_cache = tmp_path / "keras" / "models" / name
+    assert resolve_weights(RESNET50, "imagenet", 224) == str(in_cache)
     with looking_in(str(tmp_path / "data")):  # the run's --data-dir comes first
         assert resolve_weights(RESNET50, "imagenet", 224) == str(tmp_path / "data" / name)
     assert resolve_weights(RESNET50, "none", 224) is None
@@ -211,7 +212,8 @@ def test_init_from_transfers_by_name_and_shape_and_freeze_keeps_layers(run_cli, 
                      source_dir, "--freeze", "conv*", "--out", tmp_path / "target")
     assert result.exit_code == 0, result.output
     assert "3 layer(s) transferred (conv_1, conv_2, dense)" in result.output
-    assert "not transferred: output (shapes differ: 16x10 10 there, 16x2 2 here)" in result.output
+    assert ("not transferred: output (shapes differ: 16x10 10 there, 16x2 2 here)"
+            in result.output)
     assert "--freeze: 2 layer(s) fixed (conv_1, conv_2)" in result.output
     assert "trainable parameters: 1,074 of 2,322" in result.output
     (target_dir,) = (tmp_path / "target").iterdir()
@@ -220,7 +222,8 @@ def test_init_from_transfers_by_name_and_shape_and_freeze_keeps_layers(run_cli, 
     assert transfer["frozen"] == ["conv_1", "conv_2"]
     old, new = Run.open(source_dir).model, Run.open(target_dir).model
     for name in ("conv_1", "conv_2"):  # transferred and kept through training
-        for a, b in zip(old.get_layer(name).get_weights(), new.get_layer(name).get_weights()):
+        for a, b in zip(old.get_layer(name).get_weights(),
+                        new.get_layer(name).get_weights()):
             np.testing.assert_array_equal(a, b)
     assert not np.array_equal(old.get_layer("dense").get_weights()[0],
                               new.get_layer("dense").get_weights()[0])  # trained on
