@@ -133,6 +133,7 @@ def _match_keras_imagenet_normalisation(base):
         if isinstance(layer, layers.Normalization):
             mean, variance, count = layer.get_weights()
             layer.set_weights([mean, variance * stddev, count])
+            layer.finalize_state()  # the layer normalises with copies of its variables
             return
 
 

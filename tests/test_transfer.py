@@ -235,3 +235,28 @@ def test_init_from_transfers_by_name_and_shape_and_freeze_keeps_layers(run_cli, 
     assert_user_error(run_cli(*unrelated, "--freeze", "conv*"),
                       "--freeze conv*: no layer of this model with weights matches it")
     assert list((tmp_path / "none").glob("*")) == []
+
+
+def test_efficientnet_weights_from_a_file_normalise_as_keras_imagenet_does():
+    """Keras builds EfficientNet with weights="imagenet" as Normalization(mean, variance)
+    then Rescaling(1 / sqrt(stddev)); from a file it leaves the Rescaling out, and mlphys
+    folds it into the variance: the same numbers come out."""
+    import keras
+
+    from mlphys.models.backbones import _match_keras_imagenet_normalisation
+
+    mean, variance = [120.0, 115.0, 100.0], [3000.0, 2900.0, 3100.0]
+    stddev = [0.229, 0.224, 0.225]
+    inputs = keras.Input((4, 4, 3))
+    normalised = keras.layers.Normalization(mean=mean, variance=variance)
+    by_keras = keras.Model(inputs, keras.layers.Rescaling(
+        [1 / s ** 0.5 for s in stddev])(normalised(inputs)))
+    adapted = keras.layers.Normalization(axis=-1)
+    adapted.adapt(np.zeros((2, 4, 4, 3), dtype="float32"))
+    folded = keras.Model(inputs, adapted(inputs))
+    adapted.set_weights([np.array(mean), np.array(variance), adapted.get_weights()[2]])
+    adapted.finalize_state()  # as Keras' loading of a weights file does
+    _match_keras_imagenet_normalisation(folded)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 4, 4, 3)).astype("float32")
+    np.testing.assert_allclose(folded.predict(x, verbose=0), by_keras.predict(x, verbose=0),
+                               rtol=1e-5)
