@@ -98,6 +98,11 @@ def training_options(command):
                      show_default=True, help="Standardise vector features (and regression "
                      "targets) inside the model, from the training split: auto does it for "
                      "tables read from files (CSV, Parquet, ROOT, HDF5, FITS)."),
+        click.option("--init-from", metavar="RUN", help="Start from the weights of "
+                     "another run (folder or .keras file), layer by layer where names and "
+                     "shapes match; a head of another shape starts fresh."),
+        click.option("--freeze", metavar="PATTERN", help="Keep the layers whose names "
+                     "match PATTERN fixed (wildcards, comma-separated: 'conv*')."),
         data_dir, models_from, figure_format,
     ]
     for flag in reversed(flags):

@@ -6,7 +6,9 @@ these names) and the cache of generated datasets (`mlphys.dataset_cache`) both i
 without importing each other.
 """
 
+import contextvars
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,9 +107,10 @@ class Dataset:
         return (1.0 / np.mean(sigma ** 2, axis=1)).astype(np.float32)
 
 
-def data_dirs(data_dir=None):
-    """Where downloadable datasets are looked for, in order: `--data-dir`,
-    `$MLPHYS_DATA_DIR`, then the Keras cache (`$KERAS_HOME/datasets`, `~/.keras/datasets`)."""
+def data_dirs(data_dir=None, keras_subdir="datasets"):
+    """Where downloadable files are looked for, in order: `--data-dir`,
+    `$MLPHYS_DATA_DIR`, then the Keras cache (`$KERAS_HOME/datasets`, `~/.keras/datasets`;
+    `keras_subdir="models"` for pretrained weights)."""
     dirs = []
     if data_dir:
         dirs.append(Path(data_dir).expanduser())
@@ -115,6 +118,25 @@ def data_dirs(data_dir=None):
         dirs.append(Path(os.environ["MLPHYS_DATA_DIR"]).expanduser())
     keras_home = os.environ.get("KERAS_HOME")
     if keras_home:
-        dirs.append(Path(keras_home).expanduser() / "datasets")
-    dirs += [Path("~/.keras/datasets").expanduser(), Path("/tmp/.keras/datasets")]
+        dirs.append(Path(keras_home).expanduser() / keras_subdir)
+    dirs += [Path(f"~/.keras/{keras_subdir}").expanduser(), Path(f"/tmp/.keras/{keras_subdir}")]
     return dirs
+
+
+_DATA_DIR = contextvars.ContextVar("mlphys_data_dir", default=None)
+
+
+@contextmanager
+def looking_in(data_dir):
+    """While a run's model is built, `current_data_dir()` is the run's `--data-dir`, so a
+    builder that reads files (a backbone's weights) looks where the run's data are."""
+    token = _DATA_DIR.set(data_dir)
+    try:
+        yield
+    finally:
+        _DATA_DIR.reset(token)
+
+
+def current_data_dir():
+    """The `--data-dir` of the run whose model is being built (None outside a build)."""
+    return _DATA_DIR.get()

@@ -24,17 +24,20 @@ import numpy as np
 from mlphys.errors import UserError
 
 
-def prepare_model(config, data, hp=None):
-    """(model, augmentation): the entry built for `data` as `config` says, seeded.
+def prepare_model(config, data, hp=None, *, quiet=False):
+    """(model, augmentation): the entry built for `data` as `config` says, seeded, with
+    `--init-from` weights and `--freeze` applied (`mlphys.transfer`).
 
     hp: a `keras_tuner.HyperParameters` to build from (a trial's); None fixes
         `config.params` (or, on resume, every recorded hyperparameter).
+    quiet: print nothing of `--init-from` and `--freeze` (a tuner's trials).
     Fills `config.hyperparameters`, the strategy's devices, the global batch size, the
     monitored metric and the resolved augmentation arguments.
     """
     import keras
 
     from mlphys.building import build_model
+    from mlphys.dataspec import looking_in
     from mlphys.distribute import place
     from mlphys.hparams import fixed_hyperparameters
     from mlphys.normalization import resolve_normalize
@@ -46,7 +49,7 @@ def prepare_model(config, data, hp=None):
     config.normalize = resolve_normalize(config.normalize, data, config.dataset)
     if hp is None:
         hp = fixed_hyperparameters(config.hyperparameters or config.params)
-    with placement.scope(), dtype_policy(config.precision):
+    with placement.scope(), dtype_policy(config.precision), looking_in(config.data_dir):
         model, hp = build_model(config.model, data.spec, hp=hp, dataset_name=config.dataset)
         if config.replicas > 1:  # the model above was built only to fill `hp`
             model = _ensemble(get_model(config.model), hp, data, config.replicas,
@@ -59,6 +62,9 @@ def prepare_model(config, data, hp=None):
             from mlphys.normalization import with_normalization
 
             model = with_normalization(model, data)
+    from mlphys.transfer import apply_transfer
+
+    apply_transfer(model, config, quiet=quiet)
     config.hyperparameters = {k: v for k, v in hp.values.items()
                               if not k.startswith("tuner/")}
     config.state.devices = placement.describe()
@@ -73,25 +79,87 @@ def fit(model, data, config, *, recorders, callback_dir, augmentation=None,
 
     recorders: the callbacks that write what the caller keeps (checkpoints, logs).
     callback_dir: the folder the entry's own callbacks draw into (a GAN's samples).
-    initial_epoch: where a warm-started trial (Hyperband) continues.
+    initial_epoch: where a warm-started trial (Hyperband) or a resumed run continues.
+    An entry that declares a second phase (`register_model(fine_tune=...)`) continues
+    after `config.epochs` with `fine_tuning_phase`, into the same recorders and History.
     A KeyboardInterrupt (Ctrl-C) leaves after the current batch; the caller handles it.
     """
     from mlphys.callbacks import StopOnNaN, training_callbacks
 
     x, y, weight, batch, validation = fit_inputs(data, config, augmentation)
     nan_stop = StopOnNaN()
+    history = None
     with ctrl_c_stops_after_batch() as stop_after_batch:
-        history = model.fit(
-            x, y, epochs=config.epochs, initial_epoch=initial_epoch, batch_size=batch,
-            sample_weight=weight, steps_per_epoch=config.steps_per_epoch,
-            shuffle=y is not None,  # a stream or a tf.data pipeline shuffles itself
-            validation_data=validation,
-            # the schedule first: it adds the learning rate to the logs that the
-            # recorders write
-            callbacks=[*training_callbacks(config), *recorders, nan_stop,
-                       *_entry_callbacks(config.model, callback_dir), stop_after_batch],
-            verbose=verbosity(quiet))
+        def run(epochs, start, shaping):
+            return model.fit(
+                x, y, epochs=epochs, initial_epoch=start, batch_size=batch,
+                sample_weight=weight, steps_per_epoch=config.steps_per_epoch,
+                shuffle=y is not None,  # a stream or a tf.data pipeline shuffles itself
+                validation_data=validation,
+                # the schedule first: it adds the learning rate to the logs that the
+                # recorders write
+                callbacks=[*shaping, *recorders, nan_stop,
+                           *_entry_callbacks(config.model, callback_dir), stop_after_batch],
+                verbose=verbosity(quiet))
+
+        if initial_epoch < config.epochs or _second_phase(config) is None:
+            history = run(config.epochs, initial_epoch, training_callbacks(config))
+        if nan_stop.epoch is None:
+            history = fine_tuning_phase(model, data, config, run, history, recorders,
+                                        quiet=quiet, initial_epoch=initial_epoch)
     return history, nan_stop
+
+
+# --- a second phase: a pretrained backbone's fine-tuning ---------------------------------
+
+def _second_phase(config):
+    from mlphys.registry import get_model
+
+    declared = get_model(config.model).fine_tune
+    return declared(config.hyperparameters) if declared is not None else None
+
+
+def fine_tuning_phase(model, data, config, run, history, recorders, *, quiet,
+                      initial_epoch=0):
+    """After `config.epochs`, the entry's declared second phase (the keras-io transfer
+    learning recipe): `phase.prepare(model)` unfreezes layers (`--freeze` still holds),
+    the model is recompiled at the phase's learning rate and fitted `phase.epochs` more
+    epochs by `run(epochs, initial_epoch, shaping_callbacks)`, appending to the same CSV
+    logs, checkpoints and backup (a resumed run continues in whichever phase it stopped).
+    Returns `history` with the phase's epochs appended (the phase's History if None)."""
+    from dataclasses import replace
+
+    import keras
+
+    from mlphys.building import compile_for_task
+    from mlphys.callbacks import training_callbacks
+    from mlphys.hparams import fixed_hyperparameters
+    from mlphys.transfer import freeze_layers, trainable_parameters
+
+    phase = _second_phase(config)
+    if phase is None:
+        return history
+    done = phase.prepare(model)
+    if config.freeze:
+        freeze_layers(model, config.freeze)
+    compile_for_task(model, fixed_hyperparameters(
+        {**config.hyperparameters, "learning_rate": phase.learning_rate}), data.spec)
+    if not quiet:
+        print(f"fine-tuning: {done}; {trainable_parameters(model):,} trainable parameters, "
+              f"learning rate {phase.learning_rate:g}, epochs {config.epochs + 1}-"
+              f"{config.epochs + phase.epochs}", flush=True)
+    for recorder in recorders:
+        if isinstance(recorder, keras.callbacks.CSVLogger):
+            recorder.append = True  # the head phase's rows stay
+    model._initial_epoch = None  # set by a BackupAndRestore of the head phase
+    second = run(config.epochs + phase.epochs, max(config.epochs, initial_epoch),
+                 training_callbacks(replace(config, lr_schedule="constant")))
+    if history is None:
+        return second
+    for key, values in second.history.items():
+        history.history.setdefault(key, []).extend(values)
+    history.epoch += second.epoch
+    return history
 
 
 def fit_inputs(data, config, augmentation=None):

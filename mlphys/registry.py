@@ -56,6 +56,8 @@ class ModelEntry:
     figures: Callable | None = None  # figures(model, dataset, run_dir): extra plots of a run
     steps_per_epoch: int | None = None  # epochs of this many batches (full-batch problems)
     callbacks: Callable | None = None  # callbacks(run_dir) -> [keras Callback] added to fit
+    family: str | None = None  # a group `list models` also matches ("backbone")
+    fine_tune: Callable | None = None  # fine_tune(hyperparameters) -> FineTuning | None
 
     @property
     def doc(self):
@@ -81,9 +83,21 @@ class ModelEntry:
         return f"{self.task} on {inputs}"
 
 
+@dataclass(frozen=True)
+class FineTuning:
+    """A second phase the fit core runs after an entry's `--epochs` (a pretrained
+    backbone's fine-tuning): `prepare(model)` changes which layers train and says what it
+    did, in words; the model is then recompiled at `learning_rate` and fitted `epochs`
+    more epochs into the same history."""
+
+    epochs: int
+    learning_rate: float
+    prepare: Callable
+
+
 def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=10,
                    batch_size=32, compiles=False, search=None, score=None, figures=None,
-                   steps_per_epoch=None, callbacks=None):
+                   steps_per_epoch=None, callbacks=None, family=None, fine_tune=None):
     """Register the decorated builder `fn(hp, spec) -> keras.Model` under `name`.
 
     dataset: the default dataset (`mlphys train NAME` with no --dataset).
@@ -101,6 +115,9 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
         progress line then come once per epoch of steps, not after every step.
     callbacks: `fn(run_dir) -> [keras.callbacks.Callback]`, added to the entry's `fit`
         (a GAN's sample grid drawn after every epoch).
+    family: a group name that `list_models` patterns also match (`'backbone*'`).
+    fine_tune: `fn(hyperparameters) -> FineTuning | None`, a second phase of the fit
+        after `--epochs` (the unfrozen top of a pretrained backbone); None: none.
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
@@ -115,7 +132,8 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
         _MODELS[name] = ModelEntry(name, builder, task, inputs, dataset, source, epochs,
                                    batch_size, compiles,
                                    tuple(search) if search is not None else None,
-                                   score, figures, steps_per_epoch, callbacks)
+                                   score, figures, steps_per_epoch, callbacks, family,
+                                   fine_tune)
         return builder
 
     return decorate
@@ -190,9 +208,12 @@ def load_plugin(file_or_module):
 
 
 def list_models(pattern=None):
-    """Names of the registered models matching the wildcard `pattern`, sorted."""
+    """Names of the registered models matching the wildcard `pattern` (by name or by
+    family), sorted."""
     load_zoo()
-    return matching(_MODELS, pattern)
+    in_family = matching({e.family for e in _MODELS.values() if e.family}, pattern)
+    return sorted(set(matching(_MODELS, pattern))
+                  | {n for n, e in _MODELS.items() if e.family in in_family})
 
 
 def get_model(name):

@@ -48,6 +48,7 @@ class RunState:
     train_seconds: float = 0.0
     resumed: list = field(default_factory=list)  # [{from_epoch, at}] per --resume
     tuning: dict | None = None  # for the best run of a search: its folder, trial, objective
+    transfer: dict | None = None  # --init-from/--freeze: layers transferred, not, frozen
 
 
 @dataclass
@@ -76,6 +77,8 @@ class RunConfig:
     models_from: str | None = None  # the plugin file or module that defines the model
     data_dir: str | None = None  # where downloadable datasets are looked for
     figure_formats: tuple | None = None  # png, pdf, svg; None: png (or the command's)
+    init_from: str | None = None  # a run whose weights the model starts from
+    freeze: str | None = None  # wildcard patterns of layer names kept fixed
     state: RunState = field(default_factory=RunState)
 
     # --- choosing ---------------------------------------------------------------------
@@ -111,6 +114,8 @@ class RunConfig:
             seed=secrets.randbelow(2**31) if self.seed is None else self.seed,
             models_from=_absolute_if_file(self.models_from),
             figure_formats=parse_formats(self.figure_formats or current_formats()),
+            init_from=(str(Path(self.init_from).resolve()) if self.init_from
+                       and Path(self.init_from).exists() else self.init_from),
             state=replace(self.state))
         config.check(entry)
         return config
@@ -164,7 +169,9 @@ class RunConfig:
                          "distribute": s.devices, "replicas": self.replicas,
                          "steps_per_epoch": self.steps_per_epoch,
                          "global_batch_size": s.global_batch_size,
-                         "lr_schedule": self.lr_schedule, "normalize": self.normalize},
+                         "lr_schedule": self.lr_schedule, "normalize": self.normalize,
+                         **{k: v for k, v in (("init_from", self.init_from),
+                                              ("freeze", self.freeze)) if v}},
             "seed": self.seed, "command": self.command, "models_from": self.models_from,
             "data_dir": self.data_dir,
             "figure_formats": list(self.figure_formats or ("png",)),
@@ -173,7 +180,7 @@ class RunConfig:
             **{k: v for k, v in (("epochs_run", s.epochs_run),
                                  ("train_seconds", s.train_seconds),
                                  ("finished", s.finished), ("resumed", s.resumed),
-                                 ("tuning", s.tuning)) if v},
+                                 ("tuning", s.tuning), ("transfer", s.transfer)) if v},
         }
 
     @classmethod
@@ -196,7 +203,8 @@ class RunConfig:
             started=content.get("started"), finished=content.get("finished"),
             epochs_run=content.get("epochs_run"),
             train_seconds=content.get("train_seconds") or 0.0,
-            resumed=content.get("resumed") or [], tuning=content.get("tuning"))
+            resumed=content.get("resumed") or [], tuning=content.get("tuning"),
+            transfer=content.get("transfer"))
         return cls(
             model=content["model"], dataset=content.get("dataset"),
             dataset_options=content.get("dataset_options") or {},
@@ -216,7 +224,9 @@ class RunConfig:
             normalize=training.get("normalize", "none"),
             seed=content.get("seed"), command=content.get("command"),
             models_from=content.get("models_from"), data_dir=content.get("data_dir"),
-            figure_formats=tuple(content.get("figure_formats") or ("png",)), state=state)
+            figure_formats=tuple(content.get("figure_formats") or ("png",)),
+            init_from=training.get("init_from"), freeze=training.get("freeze"),
+            state=state)
 
     def write(self, run_dir):
         from mlphys.rundir import write_json

@@ -64,7 +64,7 @@ def train_config(config, *, out=None, quiet=False, run_name=None):
     check_writable(out)
     data = load_dataset(config.dataset, config.dataset_options, val_split=config.val_split,
                         data_dir=config.data_dir)
-    model, augmentation = prepare_model(config, data)
+    model, augmentation = prepare_model(config, data, quiet=quiet)
     run_dir = new_run_dir(out, config.model, config.label, name=run_name)
     config.dataset_options = data.options
     config.state.data = {"spec": data.spec.to_dict(), "sizes": data.sizes(),
@@ -101,7 +101,8 @@ def fit_and_report(model, data, config, run_dir, *, quiet, augmentation=None,
             _, nan_stop = fit(model, data, config,
                               recorders=run_folder_recorders(run_dir, config.state.monitor,
                                                              best_so_far),
-                              callback_dir=run_dir, augmentation=augmentation, quiet=quiet)
+                              callback_dir=run_dir, augmentation=augmentation,
+                              initial_epoch=resumed_from or 0, quiet=quiet)
         except KeyboardInterrupt:
             done = len(read_history(run_dir).get("epoch", []))
             config.mark("interrupted", epochs_run=done)
@@ -206,7 +207,7 @@ def resume(run_dir, *, quiet=False, data_dir=None):
     _drop_history_after(run_dir, completed)
     data = load_dataset(config.dataset, config.dataset_options, val_split=config.val_split,
                         data_dir=config.data_dir)
-    model, augmentation = prepare_model(config, data)
+    model, augmentation = prepare_model(config, data, quiet=quiet)
     config.mark("running")
     config.write(run_dir)
     return fit_and_report(model, data, config, run_dir, quiet=quiet,

@@ -83,7 +83,7 @@ def _fit_once(plan, data, seed, k):
     trial_dir = Path(plan.trial_dir)
     config = replace(plan.run, seed=seed, state=RunState())
     hp = keras_tuner.HyperParameters.from_config(plan.hyperparameters)
-    model, augmentation = prepare_model(config, data, hp=hp)
+    model, augmentation = prepare_model(config, data, hp=hp, quiet=True)
     if plan.warm_start:  # Hyperband: continue the trial it was promoted from
         model.load_weights(plan.warm_start)
     started = time.perf_counter()
