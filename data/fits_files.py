@@ -27,10 +27,17 @@ def _fits():
 
 def open_fits(path):
     """The astropy HDUList of `path`, read lazily; a damaged file is a UserError."""
+    import warnings
+
     fits = _fits()
     try:
-        hdus = fits.open(path, memmap=True)
-        len(hdus)  # reads every header: a truncated file fails here, not half-way
+        with warnings.catch_warnings(record=True) as caught:  # astropy's own lines: ours
+            warnings.simplefilter("always")
+            hdus = fits.open(path, memmap=True)
+            len(hdus)  # reads every header: a truncated file fails here, not half-way
+        truncated = [str(w.message) for w in caught if "truncated" in str(w.message)]
+        if truncated:
+            raise ValueError(truncated[0])
         return hdus
     except (OSError, ValueError, fits.VerifyError) as error:
         raise UserError(f"cannot read '{path}' as a FITS file ({error}); write it with "

@@ -180,6 +180,18 @@ def test_a_damaged_file_is_one_line(tmp_path, run_cli, suffix, reader):
     assert_user_error(run_cli("info", path), "cannot read")
 
 
+def test_a_truncated_fits_file_is_refused_not_read(tmp_path):
+    from astropy.io import fits
+
+    table = fits.BinTableHDU.from_columns([fits.Column("a", "E", array=np.arange(500.0)),
+                                           fits.Column("c", "J", array=np.arange(500) % 2)])
+    fits.HDUList([fits.PrimaryHDU(), table]).writeto(tmp_path / "whole.fits")
+    whole = (tmp_path / "whole.fits").read_bytes()
+    (tmp_path / "cut.fits").write_bytes(whole[:len(whole) * 2 // 3])  # a copy cut short
+    with pytest.raises(UserError, match="truncated"):
+        load_dataset(str(tmp_path / "cut.fits"), {"target": "c"})
+
+
 def test_a_missing_reader_says_what_to_install(tmp_path, monkeypatch):
     (tmp_path / "t.root").write_bytes(b"x")
     monkeypatch.setitem(sys.modules, "uproot", None)  # `import uproot` fails
