@@ -24,7 +24,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -34,6 +34,7 @@ from mlphys.plugins import import_with_plugins
 
 TASKS = ("classification", "regression", "any")
 INPUTS = ("image", "vector", "sequence", "any")
+DATASET_DEFAULTS = ("epochs", "augment", "lr_schedule")  # what an entry may set per dataset
 
 _MODELS = {}
 
@@ -56,6 +57,8 @@ class ModelEntry:
     figures: Callable | None = None  # figures(model, dataset, run_dir): extra plots of a run
     steps_per_epoch: int | None = None  # epochs of this many batches (full-batch problems)
     callbacks: Callable | None = None  # callbacks(run_dir) -> [keras Callback] added to fit
+    # {dataset: {RunConfig field: value}}: the entry's defaults on that dataset
+    dataset_defaults: dict | None = field(default=None, hash=False)
 
     @property
     def doc(self):
@@ -72,6 +75,11 @@ class ModelEntry:
         kind_ok = self.inputs == "any" or self.inputs == kind
         return task_ok and kind_ok
 
+    def defaults_for(self, dataset):
+        """The training settings this entry defaults to on `dataset` (a registry name):
+        {RunConfig field: value} for `epochs`, `augment`, `lr_schedule`; {} elsewhere."""
+        return dict((self.dataset_defaults or {}).get(dataset, {}))
+
     def requirement(self):
         """The kind of data the model needs, in words."""
         inputs = {"image": "images (height, width, channels)", "vector": "feature vectors",
@@ -83,7 +91,7 @@ class ModelEntry:
 
 def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=10,
                    batch_size=32, compiles=False, search=None, score=None, figures=None,
-                   steps_per_epoch=None, callbacks=None):
+                   steps_per_epoch=None, callbacks=None, dataset_defaults=None):
     """Register the decorated builder `fn(hp, spec) -> keras.Model` under `name`.
 
     dataset: the default dataset (`mlphys train NAME` with no --dataset).
@@ -101,7 +109,15 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
         progress line then come once per epoch of steps, not after every step.
     callbacks: `fn(run_dir) -> [keras.callbacks.Callback]`, added to the entry's `fit`
         (a GAN's sample grid drawn after every epoch).
+    dataset_defaults: `{dataset: {setting: value}}`, what a run of the entry on that
+        registered dataset gets unless the user says otherwise: `epochs`, `augment` (a
+        preset; `--augment none` turns it off) and `lr_schedule` (the cnn on digits).
     """
+    unknown = {k for d in (dataset_defaults or {}).values() for k in d} - set(
+        DATASET_DEFAULTS)
+    if unknown:
+        raise ValueError(f"dataset_defaults set {sorted(unknown)}; they may set "
+                         f"{', '.join(DATASET_DEFAULTS)}")
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
     if inputs not in INPUTS:
@@ -115,7 +131,8 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
         _MODELS[name] = ModelEntry(name, builder, task, inputs, dataset, source, epochs,
                                    batch_size, compiles,
                                    tuple(search) if search is not None else None,
-                                   score, figures, steps_per_epoch, callbacks)
+                                   score, figures, steps_per_epoch, callbacks,
+                                   dataset_defaults)
         return builder
 
     return decorate

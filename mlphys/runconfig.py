@@ -47,6 +47,7 @@ class RunState:
     train_seconds: float = 0.0
     resumed: list = field(default_factory=list)  # [{from_epoch, at}] per --resume
     tuning: dict | None = None  # for the best run of a search: its folder, trial, objective
+    lbfgs: dict | None = None  # the L-BFGS phase: steps asked, iterations, why it stopped
 
 
 @dataclass
@@ -62,13 +63,13 @@ class RunConfig:
     batch_size: int | None = None  # per replica; None: the model's
     val_split: float = 0.1  # held out of the training data when there is no val split
     patience: int | None = None  # early stopping on the monitored metric; None: off
-    augment: str | dict | None = None  # preset, .json/.yaml file, or resolved arguments
+    augment: str | dict | None = None  # preset, file, resolved arguments; "none"; None: the model's
     augment_engine: str = "generator"  # ImageDataGenerator.flow or Keras layers
     precision: str = "float32"  # Keras dtype policy
     distribute: str = "none"  # tf.distribute strategy
     replicas: int = 1  # Monte Carlo replica ensemble members
     steps_per_epoch: int | None = None  # None: the model's (a full pass if it has none)
-    lr_schedule: str = "constant"  # cosine decay over the run, or halve on a plateau
+    lr_schedule: str | None = None  # cosine decay, halve on a plateau; None: the model's
     seed: int | None = None  # None: drawn by `resolved()` and recorded
     command: str | None = None  # the command line that started the run
     models_from: str | None = None  # the plugin file or module that defines the model
@@ -98,9 +99,14 @@ class RunConfig:
             registered = get_dataset(dataset)
             check_compatible(entry, registered.task, registered.kind, registered.shape,
                              dataset)
+        defaults = {"epochs": entry.epochs, "augment": None, "lr_schedule": "constant",
+                    **entry.defaults_for(dataset)}  # the entry's on this dataset
         config = replace(
             self, dataset=dataset, params=resolve_params(entry, self.params),
-            epochs=entry.epochs if self.epochs is None else self.epochs,
+            epochs=defaults["epochs"] if self.epochs is None else self.epochs,
+            augment=defaults["augment"] if self.augment is None else self.augment,
+            lr_schedule=(defaults["lr_schedule"] if self.lr_schedule is None
+                         else self.lr_schedule),
             batch_size=entry.batch_size if self.batch_size is None else self.batch_size,
             steps_per_epoch=(entry.steps_per_epoch if self.steps_per_epoch is None
                              else self.steps_per_epoch),
@@ -166,7 +172,7 @@ class RunConfig:
             **{k: v for k, v in (("epochs_run", s.epochs_run),
                                  ("train_seconds", s.train_seconds),
                                  ("finished", s.finished), ("resumed", s.resumed),
-                                 ("tuning", s.tuning)) if v},
+                                 ("tuning", s.tuning), ("lbfgs", s.lbfgs)) if v},
         }
 
     @classmethod
@@ -189,7 +195,8 @@ class RunConfig:
             started=content.get("started"), finished=content.get("finished"),
             epochs_run=content.get("epochs_run"),
             train_seconds=content.get("train_seconds") or 0.0,
-            resumed=content.get("resumed") or [], tuning=content.get("tuning"))
+            resumed=content.get("resumed") or [], tuning=content.get("tuning"),
+            lbfgs=content.get("lbfgs"))
         return cls(
             model=content["model"], dataset=content.get("dataset"),
             dataset_options=content.get("dataset_options") or {},

@@ -1,20 +1,31 @@
 """Convolutional classifiers."""
 
+import numpy as np
+
 from mlphys.errors import UserError
 from mlphys.registry import register_model
-from mlphys.reproduce import at_least, equal, register_check
+from mlphys.reproduce import Outcome, at_least, close_to, equal, register_check
 from mlphys.models._heads import output_layer
 
 
+# The README's main job, `mlphys train cnn --dataset digits`: the course's augmentation
+# (MLMM 7.14.5) at a digit's scale, the `digits` preset, and a cosine learning rate
+DIGITS_TRAINING = {"augment": "digits", "epochs": 30, "lr_schedule": "cosine"}
+
+
 @register_model("cnn", task="classification", inputs="image", dataset="digits",
-                source="MLMM 7.14.5", epochs=20)
+                source="MLMM 7.14.5", epochs=20,
+                dataset_defaults={"digits": DIGITS_TRAINING})
 def cnn(hp, spec):
     """Two conv blocks and a dense head: the augmentation example of MLMM 7.14.5.
 
     Conv2D(32, 3, relu) -> MaxPool(2) -> Conv2D(64, 3, relu) -> MaxPool(2) -> Dropout(0.25)
     -> Flatten -> Dense(128, relu) -> Dropout(0.5) -> Dense(K, softmax): 225,034 parameters
     on 28x28x1 images with 10 classes. Any image shape large enough for two 3x3
-    convolutions and two poolings (at least 10x10) works.
+    convolutions and two poolings (at least 10x10) works. On `digits` it trains, unless
+    told otherwise, with the `digits` augmentation preset (rotations of 10 degrees,
+    shifts and zooms of 10 %, no flips) and a cosine learning rate over 30 epochs;
+    `--augment none --lr-schedule constant --epochs 20` is the course's plain training.
     """
     import keras
     from keras import layers
@@ -49,6 +60,51 @@ def _cnn_parameters(ctx):
     return equal(ctx.build_for("cnn", (28, 28, 1), 10).count_params(), 225_034)
 
 
+COURSE_TRAINING = {"augment": "none", "lr_schedule": "constant", "epochs": 20}
+
+
 @register_check("cnn", "digits test accuracy (20 epochs, seed 2)", expected=">= 0.97")
 def _cnn_digits(ctx):
-    return at_least(ctx.train("cnn", "digits", seed=2).metrics["accuracy"], 0.97)
+    return at_least(ctx.train("cnn", "digits", seed=2, **COURSE_TRAINING)
+                    .metrics["accuracy"], 0.97)
+
+
+def svc_accuracies(ctx):
+    """(accuracy, seconds) of scikit-learn's `SVC()` (its defaults: RBF kernel, C = 1,
+    gamma "scale") on the digits' test split, trained on the whole training split
+    (1,438 images), on the cnn's 28x28 inputs and on the 8x8 originals."""
+    import time
+
+    from sklearn.svm import SVC
+
+    results = {}
+    for size in (28, 8):
+        data = ctx.load("digits", {"size": size}, val_split=0.0)
+        started = time.perf_counter()
+        svc = SVC().fit(data.x_train.reshape(len(data.x_train), -1), data.y_train)
+        accuracy = float(np.mean(svc.predict(data.x_test.reshape(len(data.x_test), -1))
+                                 == data.y_test))
+        results[size] = (accuracy, time.perf_counter() - started)
+    return results
+
+
+@register_check("cnn", "scikit-learn SVC() on the digits split: 28x28 / 8x8 inputs (what "
+                "the main job is compared with)", expected="0.9777 / 0.9805", quick=True)
+def _cnn_svc(ctx):
+    results = svc_accuracies(ctx)
+    return close_to([results[28][0], results[8][0]], [351 / 359, 352 / 359], atol=1e-9,
+                    digits=4)
+
+
+@register_check("cnn", "the README's main job, mlphys train cnn --dataset digits "
+                "(digits augmentation, cosine lr, 30 epochs), seeds 1, 2, 3, vs SVC()",
+                expected=">= 0.983 and >= the SVC's, every seed")
+def _cnn_main_job(ctx):
+    best_svc = max(accuracy for accuracy, _ in svc_accuracies(ctx).values())
+    texts, passed = [], True
+    for seed in (1, 2, 3):
+        run = ctx.train("cnn", "digits", seed=seed)
+        accuracy = run.metrics["accuracy"]
+        passed = passed and accuracy >= max(0.983, best_svc)
+        texts.append(f"{accuracy:.4f} ({run.result.config.state.train_seconds:.0f} s)")
+    return Outcome(f"{', '.join(texts)}; SVC {best_svc:.4f}", passed)
