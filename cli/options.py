@@ -59,9 +59,8 @@ def training_options(command):
                      "of ImageDataGenerator arguments (see 'mlphys augment'); none: "
                      "not the model's default (cnn on digits: digits)."),
         click.option("--augment-engine", type=click.Choice(AUGMENT_ENGINES),
-                     default="generator", show_default=True,
                      help="ImageDataGenerator.flow, or Keras preprocessing layers in "
-                     "tf.data."),
+                     "tf.data [default: the model's; generator but for cnn on digits]."),
         click.option("--stream", is_flag=True, help="Read an image folder batch by batch "
                      "from disk instead of loading it into memory (automatic above 2 GiB "
                      "of pixels)."),

@@ -34,7 +34,7 @@ from mlphys.plugins import import_with_plugins
 
 TASKS = ("classification", "regression", "any")
 INPUTS = ("image", "vector", "sequence", "any")
-DATASET_DEFAULTS = ("epochs", "augment", "lr_schedule")  # what an entry may set per dataset
+DATASET_DEFAULTS = ("epochs", "augment", "augment_engine", "lr_schedule")  # per dataset
 
 _MODELS = {}
 
@@ -77,7 +77,7 @@ class ModelEntry:
 
     def defaults_for(self, dataset):
         """The training settings this entry defaults to on `dataset` (a registry name):
-        {RunConfig field: value} for `epochs`, `augment`, `lr_schedule`; {} elsewhere."""
+        {RunConfig field: value} of DATASET_DEFAULTS; {} elsewhere."""
         return dict((self.dataset_defaults or {}).get(dataset, {}))
 
     def requirement(self):
@@ -111,7 +111,8 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
         (a GAN's sample grid drawn after every epoch).
     dataset_defaults: `{dataset: {setting: value}}`, what a run of the entry on that
         registered dataset gets unless the user says otherwise: `epochs`, `augment` (a
-        preset; `--augment none` turns it off) and `lr_schedule` (the cnn on digits).
+        preset; `--augment none` turns it off), `augment_engine` and `lr_schedule`
+        (the cnn on digits).
     """
     unknown = {k for d in (dataset_defaults or {}).values() for k in d} - set(
         DATASET_DEFAULTS)

@@ -64,7 +64,7 @@ class RunConfig:
     val_split: float = 0.1  # held out of the training data when there is no val split
     patience: int | None = None  # early stopping on the monitored metric; None: off
     augment: str | dict | None = None  # preset, file, resolved arguments; "none"; None: the model's
-    augment_engine: str = "generator"  # ImageDataGenerator.flow or Keras layers
+    augment_engine: str | None = None  # ImageDataGenerator.flow or Keras layers; None: the model's
     precision: str = "float32"  # Keras dtype policy
     distribute: str = "none"  # tf.distribute strategy
     replicas: int = 1  # Monte Carlo replica ensemble members
@@ -99,12 +99,14 @@ class RunConfig:
             registered = get_dataset(dataset)
             check_compatible(entry, registered.task, registered.kind, registered.shape,
                              dataset)
-        defaults = {"epochs": entry.epochs, "augment": None, "lr_schedule": "constant",
-                    **entry.defaults_for(dataset)}  # the entry's on this dataset
+        defaults = {"epochs": entry.epochs, "augment": None, "augment_engine": "generator",
+                    "lr_schedule": "constant", **entry.defaults_for(dataset)}  # on dataset
         config = replace(
             self, dataset=dataset, params=resolve_params(entry, self.params),
             epochs=defaults["epochs"] if self.epochs is None else self.epochs,
             augment=defaults["augment"] if self.augment is None else self.augment,
+            augment_engine=(defaults["augment_engine"] if self.augment_engine is None
+                            else self.augment_engine),
             lr_schedule=(defaults["lr_schedule"] if self.lr_schedule is None
                          else self.lr_schedule),
             batch_size=entry.batch_size if self.batch_size is None else self.batch_size,
