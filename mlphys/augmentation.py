@@ -66,7 +66,9 @@ PRESETS = {
     # handwritten digits: small rotations, shifts and zooms that keep a digit what it is
     # (no flips: a mirrored 2 is no digit, a 6 turned over is a 9), empty background
     # filled in (MLMM 7.14's transforms at a digit's scale; Simard et al. 2003)
-    "digits": {"rotation_range": 10.0, "width_shift_range": 0.1,
+    # (standardised by the training images' mean and deviation, as in the course's preset)
+    "digits": {"featurewise_center": True, "featurewise_std_normalization": True,
+               "rotation_range": 10.0, "width_shift_range": 0.1,
                "height_shift_range": 0.1, "zoom_range": 0.1, "fill_mode": "constant"},
     # the symmetry group of the square: 90-degree rotations and flips
     "dihedral": {"rot90": True, "horizontal_flip": True, "vertical_flip": True},

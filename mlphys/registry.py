@@ -112,7 +112,7 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
     dataset_defaults: `{dataset: {setting: value}}`, what a run of the entry on that
         registered dataset gets unless the user says otherwise: `epochs`, `augment` (a
         preset; `--augment none` turns it off), `augment_engine` and `lr_schedule`
-        (the cnn on digits).
+        (the cnn on digits). Hyperparameters keep one default, the builder's.
     """
     unknown = {k for d in (dataset_defaults or {}).values() for k in d} - set(
         DATASET_DEFAULTS)

@@ -73,9 +73,11 @@ def test_ctrl_c_in_the_phase_resumes_from_the_last_block(tmp_path, monkeypatch):
 def test_cnn_on_digits_defaults_to_the_digits_preset_and_none_turns_it_off(tmp_path,
                                                                            run_cli):
     config = RunConfig(model="cnn", dataset="digits").resolved()
-    assert (config.augment, config.lr_schedule, config.epochs) == ("digits", "cosine", 30)
+    assert (config.augment, config.augment_engine, config.lr_schedule, config.epochs) == (
+        "digits", "layers", "cosine", 30)
     other = RunConfig(model="cnn", dataset="fashion_mnist").resolved()
-    assert (other.augment, other.lr_schedule, other.epochs) == (None, "constant", 20)
+    assert (other.augment, other.augment_engine, other.lr_schedule, other.epochs) == (
+        None, "generator", "constant", 20)
     chosen = RunConfig(model="cnn", dataset="digits", augment="mlmm", epochs=3,
                        lr_schedule="constant").resolved()
     assert (chosen.augment, chosen.lr_schedule, chosen.epochs) == ("mlmm", "constant", 3)
