@@ -163,7 +163,9 @@ def pinn(hp, spec):
     `evaluate` reports (relative_l2, max_error, rms_error, residual_rms).
     `-p fourier_features=1024` puts random Fourier features (Gaussian, 1024 outputs,
     trainable scale `fourier_scale`) in front of the tanh layers: the cure for the
-    spectral bias on the `heat` problem (MLMM 15.3).
+    spectral bias on the `heat` problem (MLMM 15.3). `-p lbfgs_steps=5000` continues
+    after the Adam epochs with at most 5,000 L-BFGS iterations on all the points at once
+    (Raissi et al.'s optimiser; the fit core's phase, mlphys.lbfgs).
     """
     import keras
 
