@@ -72,14 +72,16 @@ def _model_info(name, shape, classes, task, params, as_json):
             "epochs": entry.epochs, "batch_size": entry.batch_size,
             "hyperparameters": [{"name": d.name, "type": d.type, "default": d.default,
                                  "range": d.range} for d in declared],
-            "datasets": fitting,
+            "datasets": fitting, "dataset_defaults": entry.dataset_defaults or {},
             "data_formula": _formula(entry.dataset)})
         return
     click.echo(f"{name}: {entry.summary}\n")
     click.echo("\n".join(entry.doc.splitlines()[1:]).strip() + "\n")
     output.fields([("source", entry.source), ("task", entry.task), ("inputs", entry.inputs),
                    ("default dataset", entry.dataset),
-                   ("default epochs / batch size", f"{entry.epochs} / {entry.batch_size}")])
+                   ("default epochs / batch size", f"{entry.epochs} / {entry.batch_size}"),
+                   *((f"defaults on {d}", ", ".join(f"{k} {v}" for k, v in s.items()))
+                     for d, s in (entry.dataset_defaults or {}).items())])
     click.echo("\nhyperparameters (set with -p NAME=VALUE):")
     output.table([(d.name, d.type, d.default, d.range) for d in declared],
                  ["name", "type", "default", "range"])

@@ -70,12 +70,12 @@ def training_options(command):
                      help="Label column of a table (CSV, Parquet, ROOT tree, HDF5 or "
                      "FITS table) [default: the last]."),
         click.option("--augment", metavar="PRESET_OR_FILE", help="Augment the training "
-                     "images: mlmm, dihedral, periodic, or a .json/.yaml file of "
-                     "ImageDataGenerator arguments (see 'mlphys augment')."),
+                     "images: mlmm, digits, dihedral, periodic, or a .json/.yaml file "
+                     "of ImageDataGenerator arguments (see 'mlphys augment'); none: "
+                     "not the model's default (cnn on digits: digits)."),
         click.option("--augment-engine", type=click.Choice(AUGMENT_ENGINES),
-                     default="generator", show_default=True,
                      help="ImageDataGenerator.flow, or Keras preprocessing layers in "
-                     "tf.data."),
+                     "tf.data [default: the model's; generator but for cnn on digits]."),
         click.option("--stream", is_flag=True, help="Read an image folder or an HDF5 file "
                      "batch by batch from disk instead of loading it into memory (automatic "
                      "above 2 GiB of float32 values)."),
@@ -90,10 +90,11 @@ def training_options(command):
                      help="Train an ensemble of N copies, each on its own Monte Carlo "
                      "replica of the targets (fluctuated within the dataset's "
                      "uncertainties); the model predicts their mean."),
-        click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default="constant",
-                     show_default=True, help="Learning rate over the run: constant, cosine "
+        click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES),
+                     help="Learning rate over the run: constant, cosine "
                      "decay to 0 over the epochs, or halved after 2 epochs without a "
-                     "better validation loss (plateau)."),
+                     "better validation loss (plateau) [default: the model's; constant "
+                     "but for cnn on digits]."),
         click.option("--normalize", type=click.Choice(NORMALIZE), default="auto",
                      show_default=True, help="Standardise vector features (and regression "
                      "targets) inside the model, from the training split: auto does it for "

@@ -9,9 +9,10 @@ go through these two functions, so a one-point search fits exactly what `train` 
 the same seed before the same build, the same inputs (sample weights 1/sigma^2, epochs of
 `steps_per_epoch` cycled batches, augmentation, streamed folders, replica targets), the
 same training callbacks (NaN stop, early stopping, learning-rate schedule, the entry's
-own) and the same Ctrl-C handling. What differs is only what records the fit: a run
-folder's checkpoints, CSV log, backup and TensorBoard, or a trial's objective checkpoint
-and HParams log (`recorders`).
+own), the same L-BFGS phase after the Adam epochs where the run asks for one
+(`-p lbfgs_steps=N`, `mlphys.lbfgs`) and the same Ctrl-C handling. What differs is only
+what records the fit: a run folder's checkpoints, CSV log, backup and TensorBoard, or a
+trial's objective checkpoint and HParams log (`recorders`).
 """
 
 import sys
@@ -90,24 +91,44 @@ def fit(model, data, config, *, recorders, callback_dir, augmentation=None,
     nan_stop = StopOnNaN()
     history = None
     with ctrl_c_stops_after_batch() as stop_after_batch:
-        def run(epochs, start, shaping):
+        callbacks = [*recorders, nan_stop, *_entry_callbacks(config.model, callback_dir),
+                     stop_after_batch]
+        lbfgs = _lbfgs_phase(data, config, validation, callbacks)
+
+        def run(epochs, start, shaping, after_adam=()):
             return model.fit(
                 x, y, epochs=epochs, initial_epoch=start, batch_size=batch,
                 sample_weight=weight, steps_per_epoch=config.steps_per_epoch,
                 shuffle=y is not None,  # a stream or a tf.data pipeline shuffles itself
                 validation_data=validation,
                 # the schedule first: it adds the learning rate to the logs that the
-                # recorders write
-                callbacks=[*shaping, *recorders, nan_stop,
-                           *_entry_callbacks(config.model, callback_dir), stop_after_batch],
+                # recorders write; the L-BFGS phase after the early stopping (which
+                # restores the best Adam weights) and before the recorders (it drives them)
+                callbacks=[*shaping, *after_adam, *callbacks],
                 verbose=verbosity(quiet))
 
         if initial_epoch < config.epochs or _second_phase(config) is None:
-            history = run(config.epochs, initial_epoch, training_callbacks(config))
+            history = run(config.epochs, initial_epoch, training_callbacks(config), lbfgs)
         if nan_stop.epoch is None:
             history = fine_tuning_phase(model, data, config, run, history, recorders,
                                         quiet=quiet, initial_epoch=initial_epoch)
     return history, nan_stop
+
+
+def _lbfgs_phase(data, config, validation, callbacks):
+    """[the L-BFGS phase (mlphys.lbfgs)] if the run asks for one, else []."""
+    from mlphys.lbfgs import BLOCK, LbfgsPhase, Phase, lbfgs_steps
+
+    steps = lbfgs_steps(config)
+    if not steps:
+        return []
+    if not isinstance(data.x_train, np.ndarray):
+        raise UserError("lbfgs_steps needs the training data in memory: leave out --stream")
+    phase = Phase(steps, config.steps_per_epoch or BLOCK, config.epochs,
+                  schedule_logged=config.lr_schedule in ("cosine", "plateau"))
+    config.state.lbfgs = {"steps": steps}
+    return [LbfgsPhase(phase, (data.x_train, data.y_train, data.sample_weight("train")),
+                       validation, callbacks, config.state.lbfgs)]
 
 
 # --- a second phase: a pretrained backbone's fine-tuning ---------------------------------
@@ -212,7 +233,8 @@ def _repeating(x, y, weight, batch_size, seed):
 def resolve_augmentation(config, data):
     """The run's augmentation ({engine, arguments, config}) or None; stores the resolved
     arguments in `config.augment`, so that config.json reproduces them exactly."""
-    if not config.augment:
+    if not config.augment or config.augment == "none":  # "none": not the entry's default
+        config.augment = None
         return None
     from mlphys.augmentation import changed, resolve
     if data.spec.kind != "image":

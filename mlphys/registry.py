@@ -24,7 +24,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -34,6 +34,7 @@ from mlphys.plugins import import_with_plugins
 
 TASKS = ("classification", "regression", "any")
 INPUTS = ("image", "vector", "sequence", "any")
+DATASET_DEFAULTS = ("epochs", "augment", "augment_engine", "lr_schedule")  # per dataset
 
 _MODELS = {}
 
@@ -58,6 +59,8 @@ class ModelEntry:
     callbacks: Callable | None = None  # callbacks(run_dir) -> [keras Callback] added to fit
     family: str | None = None  # a group `list models` also matches ("backbone")
     fine_tune: Callable | None = None  # fine_tune(hyperparameters) -> FineTuning | None
+    # {dataset: {RunConfig field: value}}: the entry's defaults on that dataset
+    dataset_defaults: dict | None = field(default=None, hash=False)
 
     @property
     def doc(self):
@@ -73,6 +76,11 @@ class ModelEntry:
             self.task == "classification" and task == "binary")
         kind_ok = self.inputs == "any" or self.inputs == kind
         return task_ok and kind_ok
+
+    def defaults_for(self, dataset):
+        """The training settings this entry defaults to on `dataset` (a registry name):
+        {RunConfig field: value} of DATASET_DEFAULTS; {} elsewhere."""
+        return dict((self.dataset_defaults or {}).get(dataset, {}))
 
     def requirement(self):
         """The kind of data the model needs, in words."""
@@ -97,7 +105,8 @@ class FineTuning:
 
 def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=10,
                    batch_size=32, compiles=False, search=None, score=None, figures=None,
-                   steps_per_epoch=None, callbacks=None, family=None, fine_tune=None):
+                   steps_per_epoch=None, callbacks=None, family=None, fine_tune=None,
+                   dataset_defaults=None):
     """Register the decorated builder `fn(hp, spec) -> keras.Model` under `name`.
 
     dataset: the default dataset (`mlphys train NAME` with no --dataset).
@@ -118,7 +127,16 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
     family: a group name that `list_models` patterns also match (`'backbone*'`).
     fine_tune: `fn(hyperparameters) -> FineTuning | None`, a second phase of the fit
         after `--epochs` (the unfrozen top of a pretrained backbone); None: none.
+    dataset_defaults: `{dataset: {setting: value}}`, what a run of the entry on that
+        registered dataset gets unless the user says otherwise: `epochs`, `augment` (a
+        preset; `--augment none` turns it off), `augment_engine` and `lr_schedule`
+        (the cnn on digits). Hyperparameters keep one default, the builder's.
     """
+    unknown = {k for d in (dataset_defaults or {}).values() for k in d} - set(
+        DATASET_DEFAULTS)
+    if unknown:
+        raise ValueError(f"dataset_defaults set {sorted(unknown)}; they may set "
+                         f"{', '.join(DATASET_DEFAULTS)}")
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
     if inputs not in INPUTS:
@@ -133,7 +151,7 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
                                    batch_size, compiles,
                                    tuple(search) if search is not None else None,
                                    score, figures, steps_per_epoch, callbacks, family,
-                                   fine_tune)
+                                   fine_tune, dataset_defaults)
         return builder
 
     return decorate

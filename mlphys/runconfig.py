@@ -49,6 +49,7 @@ class RunState:
     resumed: list = field(default_factory=list)  # [{from_epoch, at}] per --resume
     tuning: dict | None = None  # for the best run of a search: its folder, trial, objective
     transfer: dict | None = None  # --init-from/--freeze: layers transferred, not, frozen
+    lbfgs: dict | None = None  # the L-BFGS phase: steps asked, iterations, why it stopped
 
 
 @dataclass
@@ -64,13 +65,13 @@ class RunConfig:
     batch_size: int | None = None  # per replica; None: the model's
     val_split: float = 0.1  # held out of the training data when there is no val split
     patience: int | None = None  # early stopping on the monitored metric; None: off
-    augment: str | dict | None = None  # preset, .json/.yaml file, or resolved arguments
-    augment_engine: str = "generator"  # ImageDataGenerator.flow or Keras layers
+    augment: str | dict | None = None  # preset, file, resolved arguments; "none"; None: the model's
+    augment_engine: str | None = None  # ImageDataGenerator.flow or Keras layers; None: the model's
     precision: str = "float32"  # Keras dtype policy
     distribute: str = "none"  # tf.distribute strategy
     replicas: int = 1  # Monte Carlo replica ensemble members
     steps_per_epoch: int | None = None  # None: the model's (a full pass if it has none)
-    lr_schedule: str = "constant"  # cosine decay over the run, or halve on a plateau
+    lr_schedule: str | None = None  # cosine decay, halve on a plateau; None: the model's
     normalize: str = "auto"  # standardise vector features/targets in the model (auto: tables)
     seed: int | None = None  # None: drawn by `resolved()` and recorded
     command: str | None = None  # the command line that started the run
@@ -105,9 +106,16 @@ class RunConfig:
             registered = get_dataset(dataset)
             check_compatible(entry, registered.task, registered.kind, registered.shape,
                              dataset)
+        defaults = {"epochs": entry.epochs, "augment": None, "augment_engine": "generator",
+                    "lr_schedule": "constant", **entry.defaults_for(dataset)}  # on dataset
         config = replace(
             self, dataset=dataset, params=resolve_params(entry, self.params),
-            epochs=entry.epochs if self.epochs is None else self.epochs,
+            epochs=defaults["epochs"] if self.epochs is None else self.epochs,
+            augment=defaults["augment"] if self.augment is None else self.augment,
+            augment_engine=(defaults["augment_engine"] if self.augment_engine is None
+                            else self.augment_engine),
+            lr_schedule=(defaults["lr_schedule"] if self.lr_schedule is None
+                         else self.lr_schedule),
             batch_size=entry.batch_size if self.batch_size is None else self.batch_size,
             steps_per_epoch=(entry.steps_per_epoch if self.steps_per_epoch is None
                              else self.steps_per_epoch),
@@ -180,7 +188,8 @@ class RunConfig:
             **{k: v for k, v in (("epochs_run", s.epochs_run),
                                  ("train_seconds", s.train_seconds),
                                  ("finished", s.finished), ("resumed", s.resumed),
-                                 ("tuning", s.tuning), ("transfer", s.transfer)) if v},
+                                 ("tuning", s.tuning), ("transfer", s.transfer),
+                                 ("lbfgs", s.lbfgs)) if v},
         }
 
     @classmethod
@@ -204,7 +213,7 @@ class RunConfig:
             epochs_run=content.get("epochs_run"),
             train_seconds=content.get("train_seconds") or 0.0,
             resumed=content.get("resumed") or [], tuning=content.get("tuning"),
-            transfer=content.get("transfer"))
+            transfer=content.get("transfer"), lbfgs=content.get("lbfgs"))
         return cls(
             model=content["model"], dataset=content.get("dataset"),
             dataset_options=content.get("dataset_options") or {},

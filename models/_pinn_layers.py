@@ -118,6 +118,13 @@ class PhysicsInformedNetwork(keras.Model):
                           / tf.maximum(tf.reduce_sum(condition), 1.0))
         return residual_loss, condition_loss
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        """The training loss of (x, y) as one scalar: what the L-BFGS phase of the fit
+        core minimises (mlphys.lbfgs). `y_pred` and `sample_weight` are not used."""
+        residual_loss, condition_loss = self.equation_losses((x, y))
+        return residual_loss + self.condition_weight * condition_loss
+
     def _track(self, residual_loss, condition_loss):
         loss = residual_loss + self.condition_weight * condition_loss
         self.loss_tracker.update_state(loss)

@@ -158,7 +158,9 @@ def pinn(hp, spec):
     `evaluate` reports (relative_l2, max_error, rms_error, residual_rms).
     `-p fourier_features=1024` puts random Fourier features (Gaussian, 1024 outputs,
     trainable scale `fourier_scale`) in front of the tanh layers: the cure for the
-    spectral bias on the `heat` problem (MLMM 15.3).
+    spectral bias on the `heat` problem (MLMM 15.3). `-p lbfgs_steps=5000` continues
+    after the Adam epochs with at most 5,000 L-BFGS iterations on all the points at once
+    (Raissi et al.'s optimiser; the fit core's phase, mlphys.lbfgs).
     """
     import keras
 
@@ -178,6 +180,9 @@ def pinn(hp, spec):
     learning_rate = hp.Float("learning_rate", 1e-5, 1e-1, sampling="log", default=1e-3)
     decay_steps = hp.Int("decay_steps", 100, 100000, sampling="log", default=2000)
     decay_rate = hp.Float("decay_rate", 0.1, 1.0, default=0.8)
+    # L-BFGS iterations on the full training set after the Adam epochs (Raissi et al.),
+    # run by the fit core (mlphys.lbfgs); 0: none
+    hp.Int("lbfgs_steps", 0, 100000, default=0)
 
     points = keras.Input(shape=(2,), name="x_t")
     h = points
@@ -237,14 +242,33 @@ def _pinn_ode(ctx):
     return Outcome(f"{error:.3g} ({steps} steps, {seconds:.0f} s)", error < 1e-3)
 
 
-@register_check("pinn", "Burgers: relative L2 error vs the Cole-Hopf reference (Raissi "
-                "et al.: 6.7e-3 with L-BFGS; here 20,000 Adam steps, lr 3e-3, batches "
-                "of 2,048)",
-                expected="<= 1e-2")
+@register_check("pinn", "ODE boundary-value problem: max error vs exact after 200 Adam "
+                "steps and the L-BFGS phase to convergence", expected="< 1e-5", quick=True)
+def _pinn_ode_lbfgs(ctx):
+    run, steps, seconds = _timed_train(ctx, "ode_bvp", 2, {"lbfgs_steps": 2000})
+    error, lbfgs = run.metrics["max_error"], run.result.config.state.lbfgs
+    return Outcome(f"{error:.3g} ({steps} Adam + {lbfgs['iterations']} L-BFGS steps, "
+                   f"{seconds:.0f} s)", error < 1e-5)
+
+
+BURGERS_SEEDS = (1, 2, 3)
+BURGERS_TRAINING = {"epochs": 50,  # 5,000 Adam steps
+                    "params": {"learning_rate": 3e-3, "lbfgs_steps": 5000}}
+
+
+@register_check("pinn", "Burgers: relative L2 error vs the Cole-Hopf reference, seeds 1, "
+                "2, 3 (Raissi et al.: 6.7e-3; here 5,000 Adam steps, lr 3e-3, then L-BFGS "
+                "on the 10,100 points, at most 5,000 iterations)",
+                expected="<= 6.7e-3 for every seed")
 def _pinn_burgers(ctx):
-    run, steps, seconds = _timed_train(ctx, "burgers", 200, {"learning_rate": 3e-3})
-    error = run.metrics["relative_l2"]
-    return Outcome(f"{error:.3g} ({steps} steps, {seconds:.0f} s)", error <= 1e-2)
+    errors, texts = [], []
+    for seed in BURGERS_SEEDS:
+        run = ctx.train("pinn", "burgers", seed=seed, **BURGERS_TRAINING)
+        errors.append(run.metrics["relative_l2"])
+        state = run.result.config.state
+        texts.append(f"{errors[-1]:.3g} ({state.lbfgs['iterations']} L-BFGS steps, "
+                     f"{state.train_seconds:.0f} s)")
+    return Outcome(", ".join(texts), all(e <= 6.7e-3 for e in errors))
 
 
 HEAT_CHECK = {"n_collocation": 800, "n_boundary": 200}  # k = 8: four periods on [0, 1]

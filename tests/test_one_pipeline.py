@@ -42,6 +42,7 @@ class Case:
     # on a CPU, so even two `train` runs with one seed differ in the last bit of float32
     # (measured: 0.231476828 and 0.231476814 in epoch 1); the rest is exact
     rtol: float = 0.0
+    lbfgs_rows: int = 0  # history rows of the L-BFGS phase after the epochs
 
 
 CASES = {
@@ -68,6 +69,9 @@ CASES = {
     "pinn": Case({"n_collocation": 500, "n_boundary": 50, "nx": 32, "nt": 16},
                  {"hidden_layers": 2}, steps_per_epoch=10, batch_size=256, epochs=2,
                  rtol=1e-6),
+    "pinn-lbfgs": Case({"n_collocation": 200, "n_boundary": 50, "nx": 32, "nt": 16},
+                       {"hidden_layers": 2, "lbfgs_steps": 20}, model="pinn",
+                       steps_per_epoch=10, batch_size=256, rtol=1e-4, lbfgs_rows=2),
     "policy_gradient": Case({"size": 5, "chests": 1, "n_train": 64, "n_val": 16,
                              "n_test": 32}, {"policy": "tabular"}, steps_per_epoch=4),
     "polyreg": Case(steps_per_epoch=5),
@@ -123,7 +127,7 @@ def test_a_one_point_search_fits_what_train_fits(name, tmp_path, bright_squares)
     trained = pd.read_csv(run.path / "history.csv")
     tried = pd.read_csv(trial / "history_0.csv")
     assert list(trained.columns) == list(tried.columns)
-    assert len(trained) == case.epochs
+    assert len(trained) == case.epochs + case.lbfgs_rows
     pd.testing.assert_frame_equal(trained, tried, check_exact=not case.rtol,
                                   rtol=case.rtol or 1e-5)
     best = Run.open(result["tuning_dir"])  # a search opens as its best run
