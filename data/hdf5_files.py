@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlphys.data.files import STREAM_ABOVE_BYTES, _finish, arrays_dataset, infer_task
+from mlphys.data.arrays import dataset_from_arrays, infer_task
+from mlphys.data.files import STREAM_ABOVE_BYTES, arrays_dataset
 from mlphys.data.tables import choose_columns, table_dataset
 from mlphys.datasets import FileContents, register_file_format
 from mlphys.errors import UserError
@@ -123,7 +124,7 @@ def _streamed(path, items, paths, kind, task, test_split, split_seed, provenance
                                          kind), labels)
     y = splits["train"][1]
     task = infer_task(y, task)
-    return _finish(Path(path).stem, *splits["train"], task,
+    return dataset_from_arrays(Path(path).stem, *splits["train"], task,
                    *splits.get("test", (None, None)), test_split, split_seed, provenance,
                    *splits.get("val", (None, None)), kind=kind)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlphys.data.arrays import dataset_from_arrays, infer_task
 from mlphys.errors import UserError
 
 
@@ -71,7 +72,6 @@ def table_dataset(path, columns, target, task="auto", test_split=0.2, split_seed
     row_label(i) -> text: where row i is in the file ("line 5 of the file"); "row i".
     provenance: what the reader knows besides source, target and features (units, tree).
     """
-    from mlphys.data.files import _finish, infer_task
     from mlphys.data_checks import check_finite
 
     path = Path(path)
@@ -91,4 +91,4 @@ def table_dataset(path, columns, target, task="auto", test_split=0.2, split_seed
                         "regressed; use --option task=classification")
     about = {"source": str(path.resolve()), "target": str(target), "features": names,
              **(provenance or {})}
-    return _finish(path.stem, x, y, task, None, None, test_split, split_seed, about)
+    return dataset_from_arrays(path.stem, x, y, task, None, None, test_split, split_seed, about)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from mlphys.errors import UserError
+from mlphys.prediction_files import PixelPredictions  # noqa: F401 (a result of predict)
 
 CHUNK_BATCHES = 32  # inputs are read (and images decoded) this many batches at a time
 
@@ -43,19 +44,6 @@ class PredictSettings:
     top: int | None = None
     mc_dropout: int = 0
     checkpoint: str = "model"
-
-
-@dataclass
-class PixelPredictions:
-    """Per-pixel outputs. ids: (N,); mean: (N, H, W, C) the model's output (class
-    probabilities or target values); std: the same shape, over the members (None for a
-    single model); classes: (N, H, W) the most probable class of each pixel, or None."""
-
-    ids: np.ndarray
-    mean: np.ndarray
-    std: np.ndarray | None
-    classes: np.ndarray | None
-    members: int
 
 
 def open_members(run, checkpoint="model", models_from=None):

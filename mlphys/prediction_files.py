@@ -12,11 +12,26 @@ name is free, so a failed write leaves nothing and an existing file is never rep
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mlphys.errors import UserError
+
+
+@dataclass
+class PixelPredictions:
+    """Per-pixel outputs. ids: (N,); mean: (N, H, W, C) the model's output (class
+    probabilities or target values); std: the same shape, over the members (None for a
+    single model); classes: (N, H, W) the most probable class of each pixel, or None."""
+
+    ids: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray | None
+    classes: np.ndarray | None
+    members: int
+
 
 FORMATS = ("csv", "parquet", "npz")
 
@@ -35,8 +50,6 @@ def check_output_folder(out):
 
 def choose_format(result, fmt):
     """The format to write `result` in: `fmt`, or csv for tables and npz per pixel."""
-    from mlphys.predict import PixelPredictions
-
     pixels = isinstance(result, PixelPredictions)
     if fmt is None:
         return "npz" if pixels else "csv"
@@ -97,8 +110,6 @@ def _plain(values):
 
 
 def _write_npz(result, path):
-    from mlphys.predict import PixelPredictions
-
     if isinstance(result, PixelPredictions):
         arrays = {"ids": result.ids, "mean": result.mean, "std": result.std,
                   "classes": result.classes}
