@@ -66,6 +66,28 @@ def open_run(run, *, checkpoint="model", models_from=None):
     return opened
 
 
+def network_and_preprocessing(model):
+    """(network, preprocess) of a saved model. A model mlphys wrapped in standardisation
+    layers (`mlphys.normalization.wrapped_model`: raw input -> featurewise or table
+    standardisation -> the network [-> raw units]) is explained as the network on the
+    inputs it sees, `preprocess(x)`; the maps then differ from maps of the raw pixels
+    by the standardisation's constant scale only. Any other model: (model, identity)."""
+    import keras
+
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if len(nested) != 1 or not model.name.startswith(("standardised_", "normalized_")):
+        return model, lambda x: x
+    network = nested[0]
+    before = model.layers[1:model.layers.index(network)]
+
+    def preprocess(x):
+        for layer in before:
+            x = layer(x)
+        return keras.ops.convert_to_numpy(x)
+
+    return network, preprocess
+
+
 def output_kind(model):
     """'classification' (softmax or several sigmoids), 'binary' (one sigmoid) or
     'regression' (a linear output), read from the output layer's activation."""
@@ -422,7 +444,8 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
     timings = {}
     start = time.perf_counter()
     opened = open_run(run, checkpoint=checkpoint, models_from=models_from)
-    model, config, model_file = opened.model, opened.config, opened.model_file
+    model, preprocess = network_and_preprocessing(opened.model)
+    config, model_file = opened.config, opened.model_file
     timings["load_model"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -491,11 +514,17 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
             classes = np.arange(2 if kind == "binary" else num_outputs)
         start = time.perf_counter()
         # images are in [0, 1]; curves and vectors keep the range of the samples read
-        low, high = (0.0, 1.0) if x is None else (float(np.min(x)), float(np.max(x)))
+        # (as the network inside sees them; its standardisation is affine, so pixel p
+        # is seen as zero[p] + p * (one[p] - zero[p]), and the images go back by that)
+        zero, one = preprocess(np.stack([np.zeros(input_shape), np.ones(input_shape)])
+                               .astype(np.float32))
+        seen = np.stack([zero, one]) if x is None else preprocess(x)
+        low, high = float(np.min(seen)), float(np.max(seen))
         generated = activation_maximisation(linear, score_weights(kind, classes, num_outputs),
                                             input_shape, (low, high), steps, seed)
+        generated = (generated - zero) / np.where(one != zero, one - zero, 1.0)
         timings["actmax"] = time.perf_counter() - start
-        probabilities = model.predict(generated, verbose=0)
+        probabilities = opened.model.predict(generated, verbose=0)
         np.savez_compressed(folder / "maps.npz", actmax=generated, classes=classes)
         names = [_class_label(c, kind, class_names) for c in classes]
         drawn = plot_actmax(generated, classes, names, probabilities, kind,
@@ -506,7 +535,8 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
         return result
 
     start = time.perf_counter()
-    probabilities = model.predict(x, verbose=0)
+    probabilities = opened.model.predict(x, verbose=0)  # in the outputs' own units
+    seen = preprocess(x)  # what the network inside sees
     timings["predict"] = time.perf_counter() - start
     targets = choose_targets(kind, probabilities, num_outputs, class_index, output_index)
     weights = score_weights(kind, targets, num_outputs)
@@ -515,7 +545,7 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
     maps = {}
     for name in methods:
         start = time.perf_counter()
-        maps[name] = np.asarray(compute_map(name, linear, x, **map_options))
+        maps[name] = np.asarray(compute_map(name, linear, seen, **map_options))
         timings[name] = time.perf_counter() - start
     np.savez_compressed(folder / "maps.npz", inputs=x, targets=targets,
                         **{name: maps[name] for name in methods})
@@ -539,7 +569,7 @@ def explain(run, method="smoothgrad", *, images=None, dataset=None, options=None
 
     if sanity:
         start = time.perf_counter()
-        check = sanity_check(linear, x, maps, methods=methods, seed=seed, **map_options)
+        check = sanity_check(linear, seen, maps, methods=methods, seed=seed, **map_options)
         timings["sanity"] = time.perf_counter() - start
         write_json(folder / "sanity.json", check)
         drawn = plot_sanity(check, folder / "sanity.png")

@@ -307,10 +307,15 @@ def test_sanity_check_randomises_layers_from_the_top(runs, run_cli, tmp_path):
 
 def test_sanity_check_leaves_the_model_and_identical_maps_correlate_fully(runs):
     from mlphys.evaluation import load_keras_model
-    from mlphys.saliency import compute_map, linear_model, rank_correlation, sanity_check
+    from mlphys.saliency import (compute_map, linear_model, network_and_preprocessing,
+                                 rank_correlation, sanity_check)
 
-    model = linear_model(load_keras_model(Path(runs["cnn"]) / "model.keras"))
-    x = mlphys.load_dataset("digits").x_test[:2]
+    # the cnn on digits inside the standardisation of its default augmentation, as
+    # `mlphys saliency` explains it
+    network, preprocess = network_and_preprocessing(
+        load_keras_model(Path(runs["cnn"]) / "model.keras"))
+    model = linear_model(network)
+    x = preprocess(mlphys.load_dataset("digits").x_test[:2])
     before = model.get_weights()
     options = dict(kind="classification", targets=np.array([0, 1]),
                    weights=np.eye(10, dtype=np.float32)[[0, 1]], layer="conv_2")
