@@ -43,7 +43,7 @@ def fastest(function, repeats):
 def throughput(run, npz, samples, repeats):
     import numpy as np
 
-    from mlphys.predict import PredictSettings, predict_to_file
+    from mlphys.prediction import PredictSettings, predict_to_file
 
     model = run.model
     out = npz.parent / "predictions"

@@ -64,7 +64,7 @@ def predict(run, inputs, dataset, options, split, top, mc_dropout, fmt, out, bat
     """
     from mlphys.errors import UserError
     from mlphys.hparams import parse_assignments
-    from mlphys.predict import PredictSettings, predict_to_file
+    from mlphys.prediction import PredictSettings, predict_to_file
 
     if not inputs and dataset is None and split is None:
         raise UserError("give the inputs to predict (a .csv, .npz, image folder or image "

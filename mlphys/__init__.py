@@ -32,7 +32,7 @@ _LAZY = {  # heavy entry points, imported on first use
     "RunConfig": "mlphys.runconfig",
     "evaluate": "mlphys.evaluation",
     "build_model": "mlphys.building",
-    "predict": "mlphys.predict",
+    "predict": "mlphys.prediction",
 }
 
 __all__ = ["DataSpec", "Dataset", "Run", "RunConfig", "UserError", "build_model",

@@ -157,7 +157,7 @@ RUNTIMES = {"savedmodel": _run_savedmodel, "onnx": _run_onnx, "litert": _run_lit
 
 def sidecar(run, fmt, x, diff, source):
     """The content of export.json: what a user of the artefact must know."""
-    from mlphys.predict import run_spec
+    from mlphys.prediction import run_spec
     from mlphys.rundir import environment
 
     spec, provenance = run_spec(run)

@@ -6,7 +6,7 @@ keep their inference behaviour (calling the model with `training=True` would not
     with dropout_on(model):
         passes = [model.predict(x) for _ in range(50)]   # each with fresh dropout masks
 
-Imports Keras at its top; `mlphys.predict` imports it only for `--mc-dropout`.
+Imports Keras at its top; `mlphys.prediction` imports it only for `--mc-dropout`.
 """
 
 import contextlib

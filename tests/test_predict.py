@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import mlphys
-from mlphys.predict import PixelPredictions, PredictSettings
+from mlphys.prediction import PixelPredictions, PredictSettings
 from mlphys.run import Run
 from mlphys.training import train
 from conftest import assert_user_error

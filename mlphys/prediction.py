@@ -21,8 +21,6 @@ read and predicted a chunk at a time, so an image folder of any size predicts in
 memory.
 """
 
-import sys
-import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,14 +272,3 @@ def _class_columns(mean, std, names, top):
         if std is not None:
             columns[f"p_{name}_std"] = std[:, k]
     return columns
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as `predict`: importing the submodule `mlphys.predict` binds
-    the name on the package to the module, which must still answer `mlphys.predict(...)`."""
-
-    def __call__(self, *args, **kwargs):
-        return predict(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
