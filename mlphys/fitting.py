@@ -96,6 +96,7 @@ def fit(model, data, config, *, recorders, callback_dir, augmentation=None,
         lbfgs = _lbfgs_phase(data, config, validation, callbacks)
 
         def run(epochs, start, shaping, after_adam=()):
+            build_before_tracing(model, x, y, weight)
             return model.fit(
                 x, y, epochs=epochs, initial_epoch=start, batch_size=batch,
                 sample_weight=weight, steps_per_epoch=config.steps_per_epoch,
@@ -113,6 +114,31 @@ def fit(model, data, config, *, recorders, callback_dir, augmentation=None,
             history = fine_tuning_phase(model, data, config, run, history, recorders,
                                         quiet=quiet, initial_epoch=initial_epoch)
     return history, nan_stop
+
+
+def build_before_tracing(model, x, y=None, weight=None):
+    """Create the optimizer's, metrics' and loss's variables from the shapes of the
+    training inputs, before `fit` traces its train function.
+
+    On TensorFlow without a distribution strategy Keras leaves them to the first trace of
+    the train function, and TensorFlow then traces it a second time (a `tf.function` may
+    create variables only in its first trace): for a 2M-parameter U-Net on a CPU that
+    second trace is about a third of a short run. Entries with their own training step
+    (a GAN's two optimizers, a PINN's residual) build their own; so does Keras under a
+    strategy (`mlphys train --distribute`)."""
+    import keras
+
+    if (model.optimizer is None or model.optimizer.built
+            or type(model).train_step is not keras.Model.train_step
+            or getattr(model, "_distribute_strategy", None) is not None):
+        return
+    if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
+        batch = (x[:2], y[:2]) if weight is None else (x[:2], y[:2], weight[:2])
+    elif hasattr(x, "element_spec") and y is None:  # a tf.data pipeline
+        batch = x.element_spec
+    else:  # a Python generator (augmentation's ImageDataGenerator): the first trace does it
+        return
+    model._symbolic_build(data_batch=batch)  # what Keras itself does under a strategy
 
 
 def _lbfgs_phase(data, config, validation, callbacks):

@@ -132,7 +132,7 @@ def test_train_and_evaluate_from_the_command_line(run_cli, tmp_path, data_dir, n
 
 
 def test_unet_with_dice_loss_reopens_in_a_fresh_process(run_cli, tmp_path, data_dir):
-    result = run_cli("train", "unet", "-o", "size=32", "-o", "n_train=16", "-o", "n_val=8",
+    result = run_cli("train", "unet", "-o", "size=16", "-o", "n_train=16", "-o", "n_val=8",
                      "-o", "n_test=8", "-p", "loss=dice", "--epochs", 1, "--batch-size", 8,
                      "--out", tmp_path, "--seed", 0)
     assert result.exit_code == 0, result.output
