@@ -57,12 +57,16 @@ def _units(item):
     return None
 
 
-def _read(dataset):
-    """A dataset's values as NumPy (text decoded to str)."""
+def _read(dataset, samples=False):
+    """A dataset's values as NumPy (text decoded to str); `samples`: model inputs, so
+    floating point is converted to float32 by HDF5 while it reads (one pass, no float64
+    copy in memory), integers (uint8 pixels) kept for their scaling."""
     import h5py
 
     if h5py.check_string_dtype(dataset.dtype) is not None:
         return np.asarray(dataset.asstr()[()], dtype=str)
+    if samples and dataset.dtype.kind == "f":
+        return dataset.astype(np.float32)[()]
     values = dataset[()]
     return values.astype(str) if values.dtype.kind == "S" else values
 
@@ -183,7 +187,7 @@ def hdf5_file(path, x: str | None = None, y: str | None = None, x_test: str | No
         if stream:
             return _streamed(path, items, paths, kind, task, test_split, split_seed,
                              {"datasets": paths, "units": units, "stream": True})
-        arrays = {key: _read(item) for key, item in items.items()}
+        arrays = {key: _read(item, samples=key[0] == "x") for key, item in items.items()}
     return arrays_dataset(path, arrays, task, kind, test_split, split_seed,
                           "h5py: f.create_dataset('x_train', data=...), and 'y_train'",
                           {"datasets": paths, "units": units})
