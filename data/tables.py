@@ -91,10 +91,21 @@ def table_dataset(path, columns, target, task="auto", test_split=0.2, split_seed
         return f"column '{column}', {row_label(index[0])}"
 
     check_finite(path.stem, {"its feature columns": x, "its target column": y}, where)
+    return labelled_table(path, x, y, names, target, task, test_split, split_seed,
+                          provenance)
+
+
+def labelled_table(path, x, y, names, target, task="auto", test_split=0.2, split_seed=0,
+                   provenance=None):
+    """The `Dataset` of a table's checked features `x` ((N, F) float32, or an
+    `ArrayStream` of them) and target values `y` (N,) named `names` and `target`."""
+    path = Path(path)
+    y = np.asarray(y)
     task = infer_task(y, task)
     if task == "regression" and y.dtype.kind not in "iuf":
         raise UserError(f"'{path}': target '{target}' is not numeric, so it cannot be "
                         "regressed; use --option task=classification")
     about = {"source": str(path.resolve()), "target": str(target), "features": names,
              **(provenance or {})}
-    return dataset_from_arrays(path.stem, x, y, task, None, None, test_split, split_seed, about)
+    return dataset_from_arrays(path.stem, x, y, task, None, None, test_split, split_seed,
+                               about, kind="vector")
