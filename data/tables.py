@@ -41,14 +41,20 @@ def choose_columns(path, available, target=None, features=None):
     others = [a for a in available if a != target]
     if not features:
         return others, target
+    return match_columns(path, others, features), target
+
+
+def match_columns(path, available, features):
+    """The columns among `available` that the comma-separated names or wildcards
+    `features` match, in file order; a pattern that matches none is refused."""
     chosen = []
     for pattern in (p.strip() for p in features.split(",") if p.strip()):
-        found = [a for a in others if fnmatchcase(a, pattern)]
+        found = [a for a in available if fnmatchcase(a, pattern)]
         if not found:
             raise UserError(f"--option features={features}: '{pattern}' matches no column "
-                            f"of '{path}' (there are: {', '.join(others)})")
+                            f"of '{path}' (there are: {', '.join(available)})")
         chosen += [a for a in found if a not in chosen]
-    return [a for a in others if a in chosen], target
+    return [a for a in available if a in chosen]
 
 
 def feature_matrix(path, columns):
