@@ -245,6 +245,8 @@ def hdf5_inputs(path, spec, provenance, options=None):
     from mlphys.data.hdf5_files import _datasets, _item, _read, _table_columns, open_file
 
     options = _options(path, options, ("x", "table", "features"))
+    if "x" in options and "table" in options:
+        raise UserError("--option x= reads an array, table= a group of columns: give one")
     table = options.get("table", None if "x" in options else provenance.get("table"))
     with open_file(path) as handle:
         if table:

@@ -58,7 +58,8 @@ def register_input_format(suffix):
 
     spec: the run's `DataSpec` (input shape, kind; for a bare .keras file, the model's
         input shape); provenance: the training data's (its CSV feature and target
-        columns); options: the user's `-o NAME=VALUE` for the format, or None."""
+        columns); options: the user's `-o NAME=VALUE` for the format, passed only when
+        given (a reader of (path, spec, provenance) alone takes none)."""
 
     def decorate(reader):
         _INPUT_FORMATS[suffix] = reader
@@ -82,7 +83,7 @@ def read_inputs(paths, spec, provenance=None, options=None):
     suffixes = {"/" if p.is_dir() else p.suffix.lower() for p in paths}
     images = _INPUT_FORMATS.get("image")
     if images and suffixes <= set(images.suffixes):
-        return images(paths, spec, provenance or {}, options)
+        return images(paths, spec, provenance or {}, *([options] if options else []))
     if len(paths) > 1:
         raise UserError("give one file (.npz, .csv, .root, .h5, .fits, .parquet ...) or "
                         "folder, or several image files "
@@ -92,7 +93,9 @@ def read_inputs(paths, spec, provenance=None, options=None):
         known = ", ".join(s for s in sorted(_INPUT_FORMATS) if s not in ("/", "image"))
         raise UserError(f"cannot read '{paths[0]}' for prediction: give a {known} file, "
                         "a folder of images or image files")
-    return _INPUT_FORMATS[suffix](paths[0], spec, provenance or {}, options)
+    # options only when given: a reader of (path, spec, provenance) keeps working
+    return _INPUT_FORMATS[suffix](paths[0], spec, provenance or {},
+                                  *([options] if options else []))
 
 
 def check_shape(name, shape, expected):

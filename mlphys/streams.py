@@ -136,7 +136,9 @@ class ArrayStream:
                 yield x if y is None else (x, y[at:at + batch_size])
 
     def batches(self, batch_size, labels=None, shuffle_seed=None):
-        """A `tf.data.Dataset` of batches of samples (and labels, if given)."""
+        """A `tf.data.Dataset` of batches of samples (and labels, if given): Python hands
+        tf.data whole blocks, which `rebatch` cuts into batches in C++ (one Python call
+        per block, not one per batch)."""
         import tensorflow as tf
 
         x_spec = tf.TensorSpec((None, *self.sample_shape), tf.float32)
@@ -145,9 +147,17 @@ class ArrayStream:
             labels = np.asarray(labels)
             signature = (x_spec, tf.TensorSpec((None, *labels.shape[1:]),
                                                tf.as_dtype(labels.dtype)))
-        pipeline = tf.data.Dataset.from_generator(
-            lambda: self.chunks(batch_size, labels, shuffle_seed), output_signature=signature)
-        count = sum(-(-(hi - lo) // batch_size) for lo, hi in self.pieces(batch_size))
+
+        def blocks():
+            for lo, hi, block, picked in self.blocks(batch_size, shuffle_seed):
+                if labels is None:
+                    yield block
+                else:
+                    yield block, labels[lo:hi] if picked is None else labels[lo:hi][picked]
+
+        pipeline = tf.data.Dataset.from_generator(blocks, output_signature=signature)
+        pipeline = pipeline.rebatch(batch_size)  # across blocks too, as Keras batches
+        count = -(-len(self) // batch_size)  # Keras needs the number of batches
         pipeline = pipeline.apply(tf.data.experimental.assert_cardinality(count))
         return pipeline.prefetch(tf.data.AUTOTUNE)
 
