@@ -15,7 +15,9 @@ splits; those are inside its time.
 (Measured 2026-12-01 on the shared 2-core machine, load average 3.2 (`uptime`),
 1,000,000 x 20: ROOT 1.295 s against mlphys 1.525 s, ratio 0.85 (was 0.75: the feature
 matrix is now filled a block of rows at a time, not by strided whole columns: 0.22 s ->
-0.065 s in isolation); HDF5 0.042 s against 0.235 s, ratio 0.18 (was 0.10). HDF5 target
+0.065 s in isolation); HDF5 0.042 s against 0.235 s, ratio 0.18 (was 0.10). A second run,
+load 3.4-3.7: ROOT 1.733 s against 1.679 s, ratio 1.03; HDF5 0.056 s against 0.231 s,
+ratio 0.24. HDF5 target
 not met, and not reachable with mlphys' splits: h5py's read of a page-cached file is one
 160 MB copy (0.04-0.05 s), while in cProfile of mlphys' load (0.285 s) drawing the test
 and validation splits costs two `rng.permutation`s, of 1,000,000 and 800,000 rows

@@ -5,10 +5,12 @@
     mlphys train mlp -d big.parquet --target energy --stream   # a row group at a time
     mlphys info table.parquet                   # columns, types, rows
 
-Only the chosen columns are read. `--stream` (automatic above 2 GiB of float32 features)
-keeps a Parquet file's feature rows on disk and reads them a row group at a time (so
-memory holds one row group of the chosen columns); its target column is read whole. Every other column but the target is a feature; text
+Only the chosen columns are read. Every other column but the target is a feature; text
 (categorical) feature columns are refused, a text or boolean target is a class label.
+`--stream` (automatic above 2 GiB of float32 features) keeps a Parquet file's feature
+rows on disk and reads them a row group at a time (memory holds one row group of the
+chosen columns), after one pass at load that refuses missing and infinite values; the
+target column is read whole. Feather files are read whole.
 """
 
 from contextlib import contextmanager
