@@ -12,10 +12,23 @@ plus a target, then times, interleaved, the fastest of --repeats of
 and prints the ratio library time / mlphys time (target: at least 0.8). mlphys does more
 than read: it converts to float32, checks for NaN, and draws the test and validation
 splits; those are inside its time.
-(Measured 2026-12-01 on the shared 2-core machine, load ~7, 1,000,000 x 20: ROOT 3.70 s
-against 4.94 s, ratio 0.75; HDF5 0.10 s against 0.98 s, ratio 0.10: h5py's read is one
-copy of contiguous float64, mlphys' float32 conversion, checks and split copies are
-several passes over the data. Target not met for HDF5.)
+(Measured 2026-12-01 on the shared 2-core machine, load average 3.2 (`uptime`),
+1,000,000 x 20: ROOT 1.295 s against mlphys 1.525 s, ratio 0.85 (was 0.75: the feature
+matrix is now filled a block of rows at a time, not by strided whole columns: 0.22 s ->
+0.065 s in isolation); HDF5 0.042 s against 0.235 s, ratio 0.18 (was 0.10). A second run,
+load 3.4-3.7: ROOT 1.733 s against 1.679 s, ratio 1.03; HDF5 0.056 s against 0.231 s,
+ratio 0.24. HDF5 target
+not met, and not reachable with mlphys' splits: h5py's read of a page-cached file is one
+160 MB copy (0.04-0.05 s), while in cProfile of mlphys' load (0.285 s) drawing the test
+and validation splits costs two `rng.permutation`s, of 1,000,000 and 800,000 rows
+(0.075 s, more than the whole 0.053 s a ratio of 0.8 allows), the copies of the split
+rows 0.053 s and 0.035 s (`dataset_from_arrays`, `with_validation_split`), the read
+with float32 conversion 0.046 s and the NaN checks 0.022 s. Changing the permutation
+would change every existing dataset's splits. What was waste is gone: the float64 copy
+(HDF5 converts to float32 while reading), `np.sort`/`setdiff1d` of the split indices
+(a mask instead: 12 ms -> 2 ms per split in isolation, the same indices), and the
+constant-feature check over the whole matrix (0.028 s; now on the candidate columns
+whose first two values agree).)
 """
 
 import argparse

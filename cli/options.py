@@ -76,9 +76,9 @@ def training_options(command):
         click.option("--augment-engine", type=click.Choice(AUGMENT_ENGINES),
                      help="ImageDataGenerator.flow, or Keras preprocessing layers in "
                      "tf.data [default: the model's; generator but for cnn on digits]."),
-        click.option("--stream", is_flag=True, help="Read an image folder or an HDF5 file "
-                     "batch by batch from disk instead of loading it into memory (automatic "
-                     "above 2 GiB of float32 values)."),
+        click.option("--stream", is_flag=True, help="Read an image folder, an HDF5 or a "
+                     "Parquet file batch by batch from disk instead of loading it into "
+                     "memory (automatic above 2 GiB of float32 values)."),
         click.option("--precision", type=click.Choice(PRECISIONS), default="float32",
                      show_default=True, help="Keras dtype policy; mixed precision speeds "
                      "up GPUs with tensor cores."),
@@ -130,10 +130,10 @@ def run_config(model, values):
     if values.get("stream"):
         dataset = values["dataset"]
         if not dataset or not (Path(dataset).is_dir() or Path(dataset).suffix.lower() in
-                               (".h5", ".hdf5", ".hdf")):
-            raise UserError(f"--stream reads image folders and HDF5 files from disk; "
-                            f"'{dataset or model}' is neither (registered datasets and other "
-                            "files are loaded into memory)")
+                               (".h5", ".hdf5", ".hdf", ".parquet", ".pq")):
+            raise UserError(f"--stream reads image folders, HDF5 and Parquet files from "
+                            f"disk; '{dataset or model}' is none of these (registered "
+                            "datasets and other files are loaded into memory)")
         dataset_options["stream"] = "true"
     chosen = {f.name for f in fields(RunConfig)} - {"model", "dataset_options", "params",
                                                    "command", "state"}

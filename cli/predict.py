@@ -55,9 +55,13 @@ def predict(run, inputs, dataset, options, split, top, mc_dropout, fmt, out, bat
     an existing one): one row per sample with its id, the predicted class, its name and
     probability (classifiers) or one column per target (regressors); runs with members
     (--replicas, --repeats) or --mc-dropout add each output's standard deviation.
+    With an input file, -o options are its format's (tree, cut, pad, x, table, hdu,
+    features), by default the training's.
 
     \b
       mlphys predict RUN new_events.csv
+      mlphys predict RUN events.root -o tree=Events -o cut='nMuon == 2'
+      mlphys predict RUN showers.h5 -o x=/calo/images
       mlphys predict RUN images/ --out preds/ --top 3
       mlphys predict RUN -d digits --split test --format parquet
       mlphys predict RUN x.npz --mc-dropout 50
@@ -67,8 +71,9 @@ def predict(run, inputs, dataset, options, split, top, mc_dropout, fmt, out, bat
     from mlphys.prediction import PredictSettings, predict_to_file
 
     if not inputs and dataset is None and split is None:
-        raise UserError("give the inputs to predict (a .csv, .npz, image folder or image "
-                        "files), or --dataset/--split for a dataset's split")
+        raise UserError("give the inputs to predict (a .csv, .npz, .root, .h5, .fits, "
+                        ".parquet or .feather file, an image folder or image files), or "
+                        "--dataset/--split for a dataset's split")
     settings = PredictSettings(batch_size=batch_size, top=top, mc_dropout=mc_dropout,
                                checkpoint=checkpoint)
     progress = _Progress()

@@ -36,7 +36,7 @@ def _image_or_vector(x, kind):
                             "or (N, H, W, C)")
     if kind == "image":
         return as_unit_images(x), kind
-    return x.astype(np.float32), kind
+    return x.astype(np.float32, copy=False), kind  # float32 read as it is
 
 
 @register_file_format(".npz")

@@ -11,10 +11,12 @@ chosen as in any table (`features`, `--target`). A dataset's `units` (or `unit`)
 attribute goes into the run's provenance.
 """
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from mlphys.data._images import as_unit_images
 from mlphys.data.arrays import dataset_from_arrays, infer_task
 from mlphys.data.files import STREAM_ABOVE_BYTES, arrays_dataset
 from mlphys.data.tables import choose_columns, table_dataset
@@ -57,12 +59,16 @@ def _units(item):
     return None
 
 
-def _read(dataset):
-    """A dataset's values as NumPy (text decoded to str)."""
+def _read(dataset, samples=False):
+    """A dataset's values as NumPy (text decoded to str); `samples`: model inputs, so
+    floating point is converted to float32 by HDF5 while it reads (one pass, no float64
+    copy in memory), integers (uint8 pixels) kept for their scaling."""
     import h5py
 
     if h5py.check_string_dtype(dataset.dtype) is not None:
         return np.asarray(dataset.asstr()[()], dtype=str)
+    if samples and dataset.dtype.kind == "f":
+        return dataset.astype(np.float32)[()]
     values = dataset[()]
     return values.astype(str) if values.dtype.kind == "S" else values
 
@@ -101,9 +107,35 @@ def _table_columns(handle, path):
     return columns
 
 
+class HDF5Rows:
+    """The rows of the HDF5 dataset `name` in `file` as float32 samples (uint8 images
+    scaled to [0, 1], (H, W) images given a channel axis): an `ArrayStream`'s source."""
+
+    def __init__(self, file, name, n_rows, kind):
+        self.file, self.name, self.n_rows, self.kind = str(file), name, n_rows, kind
+
+    def blocks(self, size):
+        return [(start, min(start + size, self.n_rows))
+                for start in range(0, self.n_rows, size)]
+
+    @contextmanager
+    def reader(self):
+        import h5py
+
+        with h5py.File(self.file, "r") as handle:
+            dataset = handle[self.name]
+            if self.kind == "image":
+                yield lambda start, stop: as_unit_images(dataset[start:stop])
+            elif dataset.dtype.kind == "f":  # converted by HDF5 while it reads
+                converted = dataset.astype(np.float32)
+                yield lambda start, stop: converted[start:stop]
+            else:
+                yield lambda start, stop: dataset[start:stop].astype(np.float32)
+
+
 def _streamed(path, items, paths, kind, task, test_split, split_seed, provenance):
     """A `Dataset` whose x splits are `ArrayStream`s of the file's rows (labels in memory:
-    they are small); its samples are checked batch by batch as they are read."""
+    they are small); the samples are checked for NaN once, a block at a time, here."""
     from mlphys.streams import ArrayStream
 
     x = items["x_train"]
@@ -120,8 +152,12 @@ def _streamed(path, items, paths, kind, task, test_split, split_seed, provenance
             if len(source) != len(labels):
                 raise UserError(f"'{path}': x_{split} has {len(source)} samples but "
                                 f"y_{split} has {len(labels)}")
-            splits[split] = (ArrayStream(path, source.name, np.arange(len(source)), shape,
-                                         kind), labels)
+            stream = ArrayStream(HDF5Rows(path, source.name, len(source), kind),
+                                 np.arange(len(source)), shape, kind)
+            if source.dtype.kind == "f":  # integers (pixels) are finite
+                stream.check_finite(Path(path).stem, lambda row, at, name=source.name: (
+                    f"{name}[{', '.join(map(str, (row, *at)))}]"))
+            splits[split] = (stream, labels)
     y = splits["train"][1]
     task = infer_task(y, task)
     return dataset_from_arrays(Path(path).stem, *splits["train"], task,
@@ -183,7 +219,7 @@ def hdf5_file(path, x: str | None = None, y: str | None = None, x_test: str | No
         if stream:
             return _streamed(path, items, paths, kind, task, test_split, split_seed,
                              {"datasets": paths, "units": units, "stream": True})
-        arrays = {key: _read(item) for key, item in items.items()}
+        arrays = {key: _read(item, samples=key[0] == "x") for key, item in items.items()}
     return arrays_dataset(path, arrays, task, kind, test_split, split_seed,
                           "h5py: f.create_dataset('x_train', data=...), and 'y_train'",
                           {"datasets": paths, "units": units})

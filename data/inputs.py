@@ -1,16 +1,27 @@
-"""Readers of new, unlabelled inputs for `mlphys predict`: .npz, .csv, image folders and
-image files, checked against the data the run was trained on.
+"""Readers of new, unlabelled inputs for `mlphys predict`: .npz, .csv, ROOT, HDF5, FITS,
+Parquet and Feather files, image folders and image files, checked against the data the
+run was trained on.
 
     mlphys predict RUN new_events.csv   # the training's feature columns (any order; its
                                         # target column, if present, is ignored)
     mlphys predict RUN x.npz            # an array x (or x_test, x_train, or the only one)
     mlphys predict RUN images/          # every image under the folder, any size, resized
     mlphys predict RUN a.png b.jpg      # as in training (bilinear, grey or RGB by the model)
+    mlphys predict RUN new.root [-o tree=Events] [-o cut='nMuon == 2']   # entry numbers
+    mlphys predict RUN new.parquet      # or .feather: the training's feature columns
+    mlphys predict RUN new.h5 [-o x=/calo/images | -o table=/events]  # read in batches
+    mlphys predict RUN new.fits [-o hdu=CAT]            # a table HDU or an image HDU
+
+Tables (CSV aside) are read by the training readers' own column selection: the
+training's feature columns by name (its target column, or any other, may be there too),
+or `-o features=` names or wildcards. The options of a format default to the training's
+(tree, pad, HDF5 dataset or table, FITS HDU).
 
 They reuse the training readers' pieces (`mlphys.data.files`): the same pixel scaling,
 resizing, NaN check and one-line errors.
 """
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -19,6 +30,7 @@ import numpy as np
 from mlphys.data._images import as_unit_images
 from mlphys.data.files import (IMAGE_SUFFIXES, _image_or_vector, _read_images,
                                check_columns, read_table)
+from mlphys.data.tables import feature_matrix, match_columns
 from mlphys.data_checks import check_finite
 from mlphys.errors import UserError
 from mlphys.inputs import Inputs, check_shape, register_input_format
@@ -27,8 +39,9 @@ NPZ_KEYS = ("x", "x_test", "x_train")  # the array predicted, the first one pres
 
 
 @register_input_format(".npz")
-def npz_inputs(path, spec, provenance):
+def npz_inputs(path, spec, provenance, options=None):
     """The array `x` (else x_test, x_train, or the file's only array) of an .npz file."""
+    _options(path, options, ())
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = list(f.files)
@@ -56,9 +69,10 @@ def array_inputs(name, x, spec, key="x"):
 
 
 @register_input_format(".csv")
-def csv_inputs(path, spec, provenance):
+def csv_inputs(path, spec, provenance, options=None):
     """The training's feature columns of a CSV table (by name when the run trained on a
     CSV file; else every column, as many as the model's features)."""
+    _options(path, options, ())
     table = read_table(path)
     features, target = provenance.get("features"), provenance.get("target")
     name = Path(path).name
@@ -97,14 +111,15 @@ def _image_files(paths):
 
 
 @register_input_format("/")
-def folder_inputs(path, spec, provenance):
+def folder_inputs(path, spec, provenance, options=None):
     """Every image under a folder (subfolders included; the ids are relative paths)."""
-    return image_inputs([Path(path)], spec, provenance)
+    return image_inputs([Path(path)], spec, provenance, options)
 
 
-def image_inputs(paths, spec, provenance):
+def image_inputs(paths, spec, provenance, options=None):
     """Images resized to the model's height x width (bilinear, as training's `size`),
     grey or RGB by its channels; decoded one batch at a time."""
+    _options(paths[0], options, ())
     files = _image_files(paths)
     if not files:
         raise UserError(f"no images in '{paths[0]}' ({', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -132,3 +147,162 @@ def image_inputs(paths, spec, provenance):
 
 image_inputs.suffixes = tuple(IMAGE_SUFFIXES)
 register_input_format("image")(image_inputs)
+
+
+def _options(path, options, allowed):
+    """The reader's options ({name: text}); one it does not take is refused."""
+    options = dict(options or {})
+    unknown = [k for k in options if k not in allowed]
+    if unknown:
+        takes = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
+        raise UserError(f"--option {unknown[0]}: reading '{Path(path).name}' for prediction"
+                        f" has no such option ({takes})")
+    return options
+
+
+def _wanted_columns(path, available, provenance, features):
+    """The feature columns to read: `features` (names or wildcards) if given, else the
+    training's feature columns by name (all of them must be there), else every column
+    but the training's target."""
+    if features:
+        return match_columns(path, list(available), features)
+    trained = provenance.get("features")
+    if trained:
+        missing = [c for c in trained if c not in available]
+        if missing:
+            raise UserError(f"'{Path(path).name}' has no column(s) {', '.join(missing)}: "
+                            f"the model reads the columns {', '.join(trained)}")
+        return list(trained)
+    return [c for c in available if c != provenance.get("target")]
+
+
+def table_inputs(path, columns, spec, ids=None, row_label=None):
+    """`Inputs` of the feature columns {name: 1-D array} (text refused, as in training),
+    shape and NaN checked; `ids` the rows' numbers in the file (default 0..N-1)."""
+    name = Path(path).stem
+    x = feature_matrix(path, columns)
+    check_shape(Path(path).name, x.shape[1:], spec.input_shape)
+    names, row_label = list(columns), row_label or (lambda i: f"row {i}")
+    ids = np.arange(len(x)) if ids is None else np.asarray(ids)
+    check_finite(name, {"its feature columns": x}, lambda key, index: (
+        f"column '{names[index[1]]}', {row_label(int(ids[index[0]]))}"))
+    return Inputs(name, ids, lambda a, b: x[a:b])
+
+
+@register_input_format(".root")
+def root_inputs(path, spec, provenance, options=None):
+    """The training's feature branches of a TTree (options: `tree`, default the
+    training's or the only one; `cut`, a selection, the ids being entry numbers; `pad`,
+    default the training's; `features`)."""
+    from mlphys.data.root_files import open_tree, read_branches
+
+    options = _options(path, options, ("tree", "cut", "pad", "features"))
+    found, _ = open_tree(path, options.get("tree", provenance.get("tree")))
+    pad = options.get("pad", provenance.get("pad"))
+    pad = None if pad is None else _integer("pad", pad)
+    trained = [re.sub(r"\[\d+\]$", "", c) for c in provenance.get("features") or ()]
+    branches = list(dict.fromkeys(trained))  # a padded branch's columns: one branch
+    wanted = _wanted_columns(path, found.keys(), {**provenance, "features": branches},
+                             options.get("features"))
+    cut = options.get("cut")
+    columns = read_branches(path, found, wanted, None, cut, pad)
+    if provenance.get("features") and not options.get("features"):
+        columns = {c: columns[c] for c in provenance["features"] if c in columns}
+    ids = None
+    if cut:
+        passed = found.arrays(["passed"], aliases={"passed": cut}, library="np")["passed"]
+        ids = np.flatnonzero(passed)
+    return table_inputs(path, columns, spec, ids, lambda i: f"entry {i}")
+
+
+def _integer(option, text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise UserError(f"--option {option}={text}: give a whole number") from None
+
+
+@register_input_format(".parquet")
+def parquet_inputs(path, spec, provenance, options=None):
+    """The training's feature columns of a Parquet or Feather table (option: `features`)."""
+    from mlphys.data.parquet_files import _reader, read_columns
+
+    options = _options(path, options, ("features",))
+    _, schema = _reader(path)
+    wanted = _wanted_columns(path, schema.names, provenance, options.get("features"))
+    return table_inputs(path, read_columns(path, wanted), spec)
+
+
+for _suffix in (".pq", ".feather", ".arrow"):
+    register_input_format(_suffix)(parquet_inputs)
+
+
+@register_input_format(".h5")
+def hdf5_inputs(path, spec, provenance, options=None):
+    """An HDF5 file's array `x` (default: the training's x dataset path, else x, x_test,
+    x_train or the only dataset), read a batch at a time; or with `table` (default the
+    training's) a group of columns, the training's feature columns by name."""
+    from mlphys.data.hdf5_files import _datasets, _item, _read, _table_columns, open_file
+
+    options = _options(path, options, ("x", "table", "features"))
+    if "x" in options and "table" in options:
+        raise UserError("--option x= reads an array, table= a group of columns: give one")
+    table = options.get("table", None if "x" in options else provenance.get("table"))
+    with open_file(path) as handle:
+        if table:
+            columns = _table_columns(handle, table)
+            wanted = _wanted_columns(path, list(columns), provenance,
+                                     options.get("features"))
+            return table_inputs(path, {n: columns[n] if isinstance(columns[n], np.ndarray)
+                                       else _read(columns[n]) for n in wanted}, spec)
+        found = _datasets(handle)
+        trained = (provenance.get("datasets") or {}).get("x_train")
+        where = options.get("x") or next(
+            (k for k in (trained, "/x", "/x_test", "/x_train") if k and k in found),
+            next(iter(found)) if len(found) == 1 else None)
+        if where is None:
+            raise UserError(f"'{path}' has no dataset x: choose the inputs with -o x=PATH "
+                            f"(it has: {', '.join(found) or 'none'})")
+        item = _item(handle, where, "x")
+        shape, n, kind = item.shape, len(item), spec.kind
+    sample = (*shape[1:], 1) if len(shape) == 3 and kind == "image" else shape[1:]
+    check_shape(Path(path).name, sample, spec.input_shape)
+    from mlphys.data.hdf5_files import HDF5Rows
+
+    rows = HDF5Rows(path, where, n, "image" if kind == "image" else "vector")
+
+    def read(start, stop):
+        with rows.reader() as block:
+            x = block(start, stop)
+        check_finite(Path(path).stem, {where: x}, lambda key, index: (
+            f"{where}[{', '.join(map(str, (start + index[0], *index[1:])))}]"))
+        return x
+
+    return Inputs(Path(path).stem, np.arange(n), read)
+
+
+for _suffix in (".hdf5", ".hdf"):
+    register_input_format(_suffix)(hdf5_inputs)
+
+
+@register_input_format(".fits")
+def fits_inputs(path, spec, provenance, options=None):
+    """A FITS table HDU's feature columns, or an image HDU (option `hdu`: default the
+    training's, else the first with data; `features`)."""
+    from mlphys.data.fits_files import _hdu, _is_table, _native, _table_columns, open_fits
+
+    options = _options(path, options, ("hdu", "features"))
+    with open_fits(path) as hdus:
+        which = options.get("hdu")
+        if which is None and provenance.get("hdu") in [h.name for h in hdus]:
+            which = provenance["hdu"]
+        found = _hdu(path, hdus, which)
+        if not _is_table(found):
+            return array_inputs(Path(path).stem, _native(found.data), spec, key=found.name)
+        columns, _ = _table_columns(path, found)
+        wanted = _wanted_columns(path, list(columns), provenance, options.get("features"))
+        return table_inputs(path, {n: columns[n] for n in wanted}, spec)
+
+
+for _suffix in (".fit", ".fts"):
+    register_input_format(_suffix)(fits_inputs)

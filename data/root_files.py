@@ -106,11 +106,13 @@ def _padded(path, found, names, cut, pad):
     return columns
 
 
-def _read(path, found, names, target, cut, pad):
-    """{column: values} of the chosen branches after the cut, jagged ones padded."""
+def read_branches(path, found, names, target, cut, pad):
+    """{column: values} of the chosen branches after the cut, jagged ones padded; the
+    `target` branch last (None: no target, as for `mlphys predict`)."""
     uproot = _uproot()
-    jagged = [n for n in [*names, target] if not is_flat(found[n])]
-    if target in jagged:
+    chosen = [*names, target] if target is not None else list(names)
+    jagged = [n for n in chosen if not is_flat(found[n])]
+    if target is not None and target in jagged:
         raise UserError(f"'{path}': the target branch {target} has a variable number of "
                         "values per entry; choose a branch with one value per entry")
     if jagged and pad is None:
@@ -119,7 +121,7 @@ def _read(path, found, names, target, cut, pad):
                         "or keep the first N values with -o pad=N")
     if pad is not None and pad < 1:
         raise UserError(f"--option pad={pad}: give the number of values to keep, >= 1")
-    flat = [n for n in [*names, target] if n not in jagged]
+    flat = [n for n in chosen if n not in jagged]
     try:
         values = found.arrays(flat, cut=cut, library="np")
         padded = _padded(path, found, jagged, cut, pad) if jagged else {}
@@ -134,7 +136,8 @@ def _read(path, found, names, target, cut, pad):
     for name in names:  # the features in file order, each jagged one as its N columns
         columns.update({k: v for k, v in padded.items() if k.startswith(name + "[")}
                        if name in jagged else {name: values[name]})
-    columns[target] = values[target]
+    if target is not None:
+        columns[target] = values[target]
     return columns
 
 
@@ -147,7 +150,7 @@ def root_file(path, tree: str | None = None, target: str | None = None,
     selection, `pad=N` keeps N values of jagged branches."""
     found, tree = open_tree(path, tree)
     names, target = choose_columns(path, found.keys(), target, features)
-    columns = _read(path, found, names, target, cut, pad)
+    columns = read_branches(path, found, names, target, cut, pad)
     if len(columns[target]) < 2:
         raise UserError(f"'{path}': {len(columns[target])} entries of tree {tree} pass "
                         f"the cut '{cut}'; loosen it")

@@ -20,6 +20,8 @@ import numpy as np
 from mlphys.data.arrays import dataset_from_arrays, infer_task
 from mlphys.errors import UserError
 
+ROWS_PER_BLOCK = 4096  # rows of the feature matrix filled at a time
+
 
 def choose_columns(path, available, target=None, features=None):
     """(feature names, target name) among `available` column names, in file order.
@@ -39,14 +41,20 @@ def choose_columns(path, available, target=None, features=None):
     others = [a for a in available if a != target]
     if not features:
         return others, target
+    return match_columns(path, others, features), target
+
+
+def match_columns(path, available, features):
+    """The columns among `available` that the comma-separated names or wildcards
+    `features` match, in file order; a pattern that matches none is refused."""
     chosen = []
     for pattern in (p.strip() for p in features.split(",") if p.strip()):
-        found = [a for a in others if fnmatchcase(a, pattern)]
+        found = [a for a in available if fnmatchcase(a, pattern)]
         if not found:
             raise UserError(f"--option features={features}: '{pattern}' matches no column "
-                            f"of '{path}' (there are: {', '.join(others)})")
+                            f"of '{path}' (there are: {', '.join(available)})")
         chosen += [a for a in found if a not in chosen]
-    return [a for a in others if a in chosen], target
+    return [a for a in available if a in chosen]
 
 
 def feature_matrix(path, columns):
@@ -59,8 +67,12 @@ def feature_matrix(path, columns):
                         "drop them")
     n = len(next(iter(columns.values())))
     x = np.empty((n, len(columns)), dtype=np.float32)
-    for j, values in enumerate(columns.values()):
-        x[:, j] = values
+    # a block of rows at a time: column j of a C-order block is written while the block
+    # is in cache (a whole column at once is a strided write, 3x slower on 1M rows)
+    for start in range(0, n, ROWS_PER_BLOCK):
+        stop = start + ROWS_PER_BLOCK
+        for j, values in enumerate(columns.values()):
+            x[start:stop, j] = values[start:stop]
     return x
 
 
@@ -85,10 +97,21 @@ def table_dataset(path, columns, target, task="auto", test_split=0.2, split_seed
         return f"column '{column}', {row_label(index[0])}"
 
     check_finite(path.stem, {"its feature columns": x, "its target column": y}, where)
+    return labelled_table(path, x, y, names, target, task, test_split, split_seed,
+                          provenance)
+
+
+def labelled_table(path, x, y, names, target, task="auto", test_split=0.2, split_seed=0,
+                   provenance=None):
+    """The `Dataset` of a table's checked features `x` ((N, F) float32, or an
+    `ArrayStream` of them) and target values `y` (N,) named `names` and `target`."""
+    path = Path(path)
+    y = np.asarray(y)
     task = infer_task(y, task)
     if task == "regression" and y.dtype.kind not in "iuf":
         raise UserError(f"'{path}': target '{target}' is not numeric, so it cannot be "
                         "regressed; use --option task=classification")
     about = {"source": str(path.resolve()), "target": str(target), "features": names,
              **(provenance or {})}
-    return dataset_from_arrays(path.stem, x, y, task, None, None, test_split, split_seed, about)
+    return dataset_from_arrays(path.stem, x, y, task, None, None, test_split, split_seed,
+                               about, kind="vector")

@@ -145,7 +145,10 @@ def _warn_constant_features(dataset):
     x = _array(dataset, "train", "x", kinds="iufb")
     if x is None or x.ndim != 2 or len(x) < 2:
         return
-    constant = np.flatnonzero(np.all(x == x[:1], axis=0))
+    # only the columns whose first two values agree can be constant: one cheap row test
+    # first, then those columns alone (not a comparison of the whole matrix)
+    maybe = np.flatnonzero(x[1] == x[0])
+    constant = maybe[np.all(x[:, maybe] == x[:1, maybe], axis=0)]
     if len(constant) == 0:
         return
     shown = ", ".join(_column(dataset, "x", int(j)).split(" ", 1)[1] for j in constant[:8])

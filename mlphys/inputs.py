@@ -53,12 +53,13 @@ _INPUT_FORMATS = {}
 
 
 def register_input_format(suffix):
-    """Register the decorated reader `fn(paths, spec, provenance) -> Inputs` for inputs
-    whose suffix is `suffix` (`"/"` for a folder, `"image"` for image files).
+    """Register the decorated reader `fn(path, spec, provenance, options) -> Inputs` for
+    inputs whose suffix is `suffix` (`"/"` for a folder, `"image"` for image files).
 
     spec: the run's `DataSpec` (input shape, kind; for a bare .keras file, the model's
         input shape); provenance: the training data's (its CSV feature and target
-        columns)."""
+        columns); options: the user's `-o NAME=VALUE` for the format, passed only when
+        given (a reader of (path, spec, provenance) alone takes none)."""
 
     def decorate(reader):
         _INPUT_FORMATS[suffix] = reader
@@ -67,8 +68,10 @@ def register_input_format(suffix):
     return decorate
 
 
-def read_inputs(paths, spec, provenance=None):
-    """`Inputs` of the files `paths` (one .npz/.csv or folder, or several image files)."""
+def read_inputs(paths, spec, provenance=None, options=None):
+    """`Inputs` of the files `paths` (one .npz, .csv, .root, .h5, .fits, .parquet or
+    .feather file, or a folder, or several image files); `options` ({name: text}, `-o`)
+    are the format's (a ROOT file's tree, an HDF5 dataset's path)."""
     from mlphys.datasets import load_data_modules
 
     load_data_modules()
@@ -80,16 +83,19 @@ def read_inputs(paths, spec, provenance=None):
     suffixes = {"/" if p.is_dir() else p.suffix.lower() for p in paths}
     images = _INPUT_FORMATS.get("image")
     if images and suffixes <= set(images.suffixes):
-        return images(paths, spec, provenance or {})
+        return images(paths, spec, provenance or {}, *([options] if options else []))
     if len(paths) > 1:
-        raise UserError("give one .npz, .csv or folder, or several image files "
+        raise UserError("give one file (.npz, .csv, .root, .h5, .fits, .parquet ...) or "
+                        "folder, or several image files "
                         f"({', '.join(sorted(images.suffixes))})")
     suffix = suffixes.pop()
     if suffix not in _INPUT_FORMATS:
         known = ", ".join(s for s in sorted(_INPUT_FORMATS) if s not in ("/", "image"))
         raise UserError(f"cannot read '{paths[0]}' for prediction: give a {known} file, "
                         "a folder of images or image files")
-    return _INPUT_FORMATS[suffix](paths[0], spec, provenance or {})
+    # options only when given: a reader of (path, spec, provenance) keeps working
+    return _INPUT_FORMATS[suffix](paths[0], spec, provenance or {},
+                                  *([options] if options else []))
 
 
 def check_shape(name, shape, expected):

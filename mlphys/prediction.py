@@ -140,7 +140,7 @@ def read_samples(run, inputs, spec, provenance, *, dataset=None, options=None, s
     if isinstance(inputs, (str, Path)) or (isinstance(inputs, (list, tuple)) and inputs
                                            and isinstance(inputs[0], (str, Path))):
         paths = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-        return read_inputs(paths, spec, provenance)
+        return read_inputs(paths, spec, provenance, options)
     return array_inputs("inputs", inputs, spec)
 
 

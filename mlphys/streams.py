@@ -5,8 +5,10 @@ An `ImageStream` is a list of image files of one size. It behaves enough like an
 of images (`len`, `shape`, indexing by an array of indices) for the dataset splits to
 work on it unchanged, and hands Keras a `tf.data` pipeline: shuffle the file names,
 read, decode and resize in parallel, batch, prefetch. Only a few batches are ever in
-memory. An `ArrayStream` does the same for the rows of an HDF5 dataset: chunks of
-contiguous rows are read in a shuffled order, shuffled within, and cut into batches.
+memory. An `ArrayStream` does the same for the rows of an HDF5 dataset or of a Parquet
+file's feature columns (its `source`, defined by the reader of that format): blocks of
+contiguous rows (HDF5: 64 batches; Parquet: a row group) are read in a shuffled order,
+shuffled within, and cut into batches.
 """
 
 import numpy as np
@@ -67,13 +69,21 @@ def keras_inputs(x, y=None, batch_size=32, shuffle_seed=None):
 
 
 class ArrayStream:
-    """Rows `rows` of the HDF5 dataset `name` in `file`, as float32 samples (uint8 images
-    scaled to [0, 1], (H, W) images given a channel axis), read a chunk at a time."""
+    """Rows `rows` (sorted) of a `source` on disk, float32 samples of `sample_shape`,
+    read a block of rows at a time.
 
-    CHUNK_BATCHES = 64  # batches read from the file at once (a contiguous range of rows)
+    source: what holds the rows (an HDF5 dataset, a Parquet file's feature columns):
+        `n_rows`; `blocks(size)` -> [(start, stop), ...], ranges of the file's rows that
+        are cheap to read together (HDF5: `size` rows; Parquet: its row groups); and
+        `reader()`, a context manager giving read(start, stop) -> float32 samples
+        (stop - start, *sample_shape) of rows start..stop-1 of one block.
+    kind: "vector" or "image", the dataset's kind.
+    """
 
-    def __init__(self, file, name, rows, sample_shape, kind):
-        self.file, self.name, self.rows = str(file), name, np.asarray(rows)
+    CHUNK_BATCHES = 64  # batches per block of an HDF5 source (a contiguous range of rows)
+
+    def __init__(self, source, rows, sample_shape, kind):
+        self.source, self.rows = source, np.asarray(rows)
         self.sample_shape, self.kind = tuple(sample_shape), kind
         self.ndim = 1 + len(self.sample_shape)
         self._epoch = 0
@@ -86,39 +96,49 @@ class ArrayStream:
         return (len(self.rows), *self.sample_shape)
 
     def __getitem__(self, index):
-        return ArrayStream(self.file, self.name, self.rows[index], self.sample_shape,
-                           self.kind)
+        return ArrayStream(self.source, self.rows[index], self.sample_shape, self.kind)
 
-    def _samples(self, block):
-        from mlphys.data._images import as_unit_images
+    def pieces(self, batch_size):
+        """[(lo, hi), ...]: positions lo..hi-1 of `rows` that fall in each block."""
+        bounds = self.source.blocks(batch_size * self.CHUNK_BATCHES)
+        if not bounds or not len(self.rows):
+            return []
+        edges = np.searchsorted(self.rows, [a for a, _ in bounds] + [bounds[-1][1]])
+        return [(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
 
-        return as_unit_images(block) if self.kind == "image" else block.astype(np.float32)
-
-    def chunks(self, batch_size, labels=None, shuffle_seed=None):
-        """(x, y) batches (x alone without labels) of this pass over the rows."""
-        import h5py
-
-        size = batch_size * self.CHUNK_BATCHES
-        order = np.arange(0, len(self.rows), size)
+    def blocks(self, batch_size, shuffle_seed=None):
+        """Yield (lo, hi, samples, picked) block by block: the float32 samples of
+        rows[lo:hi], in the file's order or, with `shuffle_seed`, blocks in a shuffled
+        order (a new one each pass) and samples permuted within by `picked` (else None)."""
+        pieces = self.pieces(batch_size)
         rng = None
         if shuffle_seed is not None:
             rng = np.random.default_rng(shuffle_seed + self._epoch)
             self._epoch += 1
-            rng.shuffle(order)
-        with h5py.File(self.file, "r") as handle:
-            dataset = handle[self.name]
-            for start in order:
-                rows = self.rows[start:start + size]
+            pieces = [pieces[i] for i in rng.permutation(len(pieces))]
+        with self.source.reader() as read:
+            for lo, hi in pieces:
+                rows = self.rows[lo:hi]
                 first = int(rows[0])
-                block = self._samples(dataset[first:int(rows[-1]) + 1][rows - first])
-                picked = np.arange(len(rows)) if rng is None else rng.permutation(len(rows))
-                for at in range(0, len(rows), batch_size):
-                    chosen = picked[at:at + batch_size]
-                    yield block[chosen] if labels is None else (
-                        block[chosen], labels[start:start + size][chosen])
+                block = read(first, int(rows[-1]) + 1)
+                if len(block) != len(rows):  # a sparse split: the rows it has of the span
+                    block = block[rows - first]
+                picked = None if rng is None else rng.permutation(hi - lo)
+                yield lo, hi, (block if picked is None else block[picked]), picked
+
+    def chunks(self, batch_size, labels=None, shuffle_seed=None):
+        """(x, y) batches (x alone without labels) of this pass over the rows."""
+        for lo, hi, block, picked in self.blocks(batch_size, shuffle_seed):
+            y = None if labels is None else (
+                labels[lo:hi] if picked is None else labels[lo:hi][picked])
+            for at in range(0, hi - lo, batch_size):
+                x = block[at:at + batch_size]
+                yield x if y is None else (x, y[at:at + batch_size])
 
     def batches(self, batch_size, labels=None, shuffle_seed=None):
-        """A `tf.data.Dataset` of batches of samples (and labels, if given)."""
+        """A `tf.data.Dataset` of batches of samples (and labels, if given): Python hands
+        tf.data whole blocks, which `rebatch` cuts into batches in C++ (one Python call
+        per block, not one per batch)."""
         import tensorflow as tf
 
         x_spec = tf.TensorSpec((None, *self.sample_shape), tf.float32)
@@ -127,10 +147,27 @@ class ArrayStream:
             labels = np.asarray(labels)
             signature = (x_spec, tf.TensorSpec((None, *labels.shape[1:]),
                                                tf.as_dtype(labels.dtype)))
-        pipeline = tf.data.Dataset.from_generator(
-            lambda: self.chunks(batch_size, labels, shuffle_seed), output_signature=signature)
-        size = batch_size * self.CHUNK_BATCHES  # Keras needs the number of batches
-        count = sum(-(-min(size, len(self) - start) // batch_size)
-                    for start in range(0, len(self), size))
+
+        def blocks():
+            for lo, hi, block, picked in self.blocks(batch_size, shuffle_seed):
+                if labels is None:
+                    yield block
+                else:
+                    yield block, labels[lo:hi] if picked is None else labels[lo:hi][picked]
+
+        pipeline = tf.data.Dataset.from_generator(blocks, output_signature=signature)
+        pipeline = pipeline.rebatch(batch_size)  # across blocks too, as Keras batches
+        count = -(-len(self) // batch_size)  # Keras needs the number of batches
         pipeline = pipeline.apply(tf.data.experimental.assert_cardinality(count))
         return pipeline.prefetch(tf.data.AUTOTUNE)
+
+    def check_finite(self, name, where):
+        """Refuse NaN or infinite values, reading every row once, a block at a time
+        (before training: an error inside tf.data would not be one line).
+
+        where(row, column) -> text: where the file's value is ("row 7, column 'pt'")."""
+        from mlphys.data_checks import check_finite
+
+        for lo, _, block, _ in self.blocks(1024):
+            check_finite(name, {"x": block}, lambda key, index: where(
+                int(self.rows[lo + index[0]]), index[1:]))

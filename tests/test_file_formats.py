@@ -265,5 +265,57 @@ def test_hdf5_streams_the_same_rows_in_chunks_and_trains(tmp_path, run_cli, monk
     run = train("mlp", str(path), {"units": 16}, out=tmp_path / "runs", epochs=1, seed=0,
                 dataset_options={"x": "/x", "y": "/y", "stream": "true"}, quiet=True)
     assert np.isfinite(run.metrics["mae"]) and run.config.normalize == "none"
-    assert_user_error(run_cli("train", "mlp", "-d", tmp_path / "t.parquet", "--stream"),
-                      "--stream reads image folders and HDF5 files")
+    assert_user_error(run_cli("train", "mlp", "-d", tmp_path / "t.feather", "--stream"),
+                      "--stream reads image folders, HDF5 and Parquet files")
+
+
+def test_parquet_streams_row_groups_the_same_rows_and_trains(tmp_path, run_cli, monkeypatch):
+    """`--stream` on Parquet: the features stay in the file (an ArrayStream of its row
+    groups); a pass gives the in-memory split exactly, a shuffled one the same rows with
+    their labels; a NaN is refused at load with its row; the CLI trains streamed and
+    automatically above the size threshold."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    import mlphys.data.parquet_files as parquet_files
+    from conftest import assert_user_error
+    from mlphys.streams import ArrayStream
+
+    rng = np.random.default_rng(5)
+    table = pd.DataFrame({"pt": rng.normal(50, 40, 700), "eta": rng.normal(0, 1, 700)})
+    table["signal"] = (table.pt / 40 + table.eta > 1.25).astype(int)
+    path = tmp_path / "events.parquet"
+    table.to_parquet(path, row_group_size=128)
+    assert pq.ParquetFile(path).num_row_groups == 6
+    streamed = load_dataset(str(path), {"target": "signal", "stream": "true"})
+    memory = load_dataset(str(path), {"target": "signal"})
+    assert isinstance(streamed.x_train, ArrayStream) and streamed.sizes() == memory.sizes()
+    np.testing.assert_array_equal(streamed.y_train, memory.y_train)
+    for split in ("train", "val", "test"):
+        got = np.concatenate(list(getattr(streamed, f"x_{split}").chunks(50)))
+        np.testing.assert_array_equal(got, getattr(memory, f"x_{split}"))
+    xs, ys = (np.concatenate(part) for part in zip(*streamed.x_train.chunks(
+        50, streamed.y_train, shuffle_seed=3)))
+    assert not np.array_equal(xs, memory.x_train)
+    np.testing.assert_array_equal(ys, (xs[:, 0] / 40 + xs[:, 1] > 1.25).astype(int))
+
+    table.loc[300, "eta"] = np.nan
+    table.to_parquet(tmp_path / "nan.parquet", row_group_size=128)
+    with pytest.raises(UserError, match="missing values.*rows 256 to 383"):
+        load_dataset(str(tmp_path / "nan.parquet"), {"target": "signal", "stream": "true"})
+
+    result = run_cli("train", "mlp", "-d", path, "--target", "signal", "--stream",
+                     "--epochs", "1", "--batch-size", "64", "--seed", "0", "--out",
+                     tmp_path / "runs", "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    run = json.loads(result.output)
+    config = json.loads(open(f"{run['run_dir']}/config.json").read())
+    assert config["data"]["provenance"]["stream"] is True
+    again = run_cli("evaluate", run["run_dir"], "--json")  # reopens the stream's test rows
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["metrics"]["accuracy"] == pytest.approx(
+        run["metrics"]["accuracy"])
+    monkeypatch.setattr(parquet_files, "STREAM_ABOVE_BYTES", 1000)  # 700 x 2 x 4 bytes
+    assert isinstance(load_dataset(str(path), {"target": "signal"}).x_train, ArrayStream)
+    assert_user_error(run_cli("train", "mlp", "-d", path, "-o", "target=nope", "--stream"),
+                      "no column 'nope'")

@@ -224,3 +224,116 @@ def test_export_round_trips_in_each_runtime(classifier, run_cli, tmp_path, monke
     assert_user_error(run_cli("export", classifier.path, "--format", "onnx", "--out",
                               tmp_path / "none"), "no_such_runtime", "mlphys[export]")
     assert not (tmp_path / "none").exists()
+
+
+# --- the physics file formats (issue 15): each read by the training readers' columns ---
+
+def _dimuon_table(n, seed):
+    """Columns pt (GeV), eta, an unused run number and the target mass (GeV)."""
+    rng = np.random.default_rng(seed)
+    pt, eta = rng.normal(50, 20, n), rng.normal(0, 1, n)
+    return {"pt": pt, "run": np.full(n, 7.0), "eta": eta, "mass": 2 * pt + 10 * eta + 5}
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory):
+    """An mlp regressor trained 1 epoch on a Parquet table: features pt, eta (by name;
+    `run` left out), target mass."""
+    path = tmp_path_factory.mktemp("parquet") / "dimuons.parquet"
+    pd.DataFrame(_dimuon_table(200, 0)).to_parquet(path)
+    return train("mlp", str(path), {"units": 8}, out=tmp_path_factory.mktemp("runs"),
+                 dataset_options={"target": "mass", "features": "pt,eta"}, epochs=1,
+                 seed=0, quiet=True)
+
+
+def _write_root(path, columns):
+    import uproot
+
+    with uproot.recreate(path) as f:  # TTrees (a dict assigned would be an RNTuple)
+        f.mktree("Events", {k: v.dtype for k, v in columns.items()})
+        f["Events"].extend(columns)
+        f.mktree("Other", {"a": np.float64})
+        f["Other"].extend({"a": np.arange(3.0)})
+
+
+def _write_fits(path, columns):
+    from astropy.io import fits
+    from astropy.table import Table
+
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU(Table(columns), name="NEW")]
+                 ).writeto(path)
+
+
+def _write_hdf5_table(path, columns):
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        for name, values in columns.items():
+            f[f"events/{name}"] = values
+
+
+WRITERS = {".root": (_write_root, ["-o", "tree=Events"]),
+           ".fits": (_write_fits, []),
+           ".h5": (_write_hdf5_table, ["-o", "table=/events"]),
+           ".parquet": (lambda p, c: pd.DataFrame(c).to_parquet(p), []),
+           ".feather": (lambda p, c: pd.DataFrame(c).to_feather(p), [])}
+
+
+@pytest.mark.parametrize("suffix", list(WRITERS))
+def test_predict_reads_each_physics_format_by_column_name(table_run, run_cli, tmp_path,
+                                                          suffix):
+    """The same 30 rows in every format (columns in another order, the target and an
+    unused column present) give the predictions of the rows as an array."""
+    pytest.importorskip({".root": "uproot", ".fits": "astropy", ".h5": "h5py"}.get(
+        suffix, "pyarrow"))
+    columns = _dimuon_table(30, 1)
+    shuffled = {k: columns[k] for k in ("mass", "eta", "run", "pt")}
+    write, options = WRITERS[suffix]
+    write(tmp_path / f"new{suffix}", shuffled)
+    result = run_cli("predict", table_run.path, tmp_path / f"new{suffix}", *options,
+                     "--out", tmp_path / "preds")
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "preds" / "predictions-new.csv")
+    x = np.stack([columns["pt"], columns["eta"]], axis=1).astype(np.float32)
+    expected = mlphys.predict(table_run, x)
+    assert list(written["id"]) == list(range(30))
+    np.testing.assert_allclose(written["mass"], expected["mass"], rtol=1e-5)
+
+
+def test_predict_root_cut_keeps_entry_numbers_and_hdf5_arrays_stream(table_run, run_cli,
+                                                                      tmp_path):
+    h5py = pytest.importorskip("h5py")
+    pytest.importorskip("uproot")
+    columns = _dimuon_table(40, 2)
+    _write_root(tmp_path / "new.root", columns)
+    result = run_cli("predict", table_run.path, tmp_path / "new.root", "-o", "tree=Events",
+                     "-o", "cut=eta > 0", "--out", tmp_path / "root")
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "root" / "predictions-new.csv")
+    assert list(written["id"]) == list(np.flatnonzero(columns["eta"] > 0))
+    x = np.stack([columns["pt"], columns["eta"]], axis=1).astype(np.float32)
+    with h5py.File(tmp_path / "arrays.h5", "w") as f:
+        f["x"] = x.astype(np.float64)
+    result = run_cli("predict", table_run.path, tmp_path / "arrays.h5", "--batch-size", 8,
+                     "--out", tmp_path / "h5")
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "h5" / "predictions-arrays.csv")
+    np.testing.assert_allclose(written["mass"], mlphys.predict(table_run, x)["mass"],
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("suffix", [".root", ".h5", ".fits", ".parquet", ".feather"])
+def test_predict_on_a_damaged_or_wrong_physics_file_is_one_line(table_run, run_cli,
+                                                                tmp_path, suffix):
+    (tmp_path / f"bad{suffix}").write_bytes(b"not a physics file\n" * 50)
+    assert_user_error(run_cli("predict", table_run.path, tmp_path / f"bad{suffix}"),
+                      "cannot read", f"bad{suffix}")
+    columns = {k: v for k, v in _dimuon_table(10, 3).items() if k != "eta"}
+    if suffix in WRITERS:
+        write, options = WRITERS[suffix]
+        write(tmp_path / f"no_eta{suffix}", columns)
+        assert_user_error(run_cli("predict", table_run.path, tmp_path / f"no_eta{suffix}",
+                                  *options), "no column(s) eta", "reads the columns pt, eta")
+    assert_user_error(run_cli("predict", table_run.path, tmp_path / f"bad{suffix}", "-o",
+                              "nope=1"), "--option nope", "no such option")
+    assert not list(table_run.path.glob("predictions*"))
