@@ -13,7 +13,8 @@ saved model takes and returns raw units, so `evaluate` and `predict` need nothin
 
 `--normalize auto` (the default) turns it on for vector data read from a table file
 (CSV, Parquet, Feather, ROOT, HDF5 and FITS tables: datasets whose provenance names their
-feature columns); `on` for any vector data; `none` never. The resolved value ("on" or
+feature columns), streamed (`--stream`) or not; `on` for any vector data; `none` never.
+A stream's means and variances take one pass over its training rows on disk. The resolved value ("on" or
 "none") is what config.json records.
 """
 
@@ -28,7 +29,10 @@ def resolve_normalize(choice, data, dataset_name):
     """"on" or "none" for `--normalize choice` on `data` (see the module docstring)."""
     if choice not in NORMALIZE:
         raise UserError(f"--normalize {choice}: choose one of {', '.join(NORMALIZE)}")
-    vector = data.spec.kind == "vector" and isinstance(data.x_train, np.ndarray)
+    from mlphys.streams import ArrayStream
+
+    vector = data.spec.kind == "vector" and isinstance(data.x_train,
+                                                       (np.ndarray, ArrayStream))
     if choice == "on" and not vector:
         raise UserError(f"--normalize on standardises vector inputs, but '{dataset_name}' "
                         f"holds {data.spec.kind} data; leave it out")
@@ -38,9 +42,14 @@ def resolve_normalize(choice, data, dataset_name):
 
 
 def _moments(values):
-    """(mean, variance) per column of (N, ...) `values`, in float64 then float32."""
-    flat = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
-    return flat.mean(axis=0).astype(np.float32), flat.var(axis=0).astype(np.float32)
+    """(mean, variance) per column of (N, ...) `values`, in float64 then float32; a
+    stream's (`--stream`) in one pass over its rows on disk."""
+    if hasattr(values, "moments"):
+        mean, variance = values.moments()
+    else:
+        flat = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+        mean, variance = flat.mean(axis=0), flat.var(axis=0)
+    return mean.astype(np.float32), variance.astype(np.float32)
 
 
 def with_normalization(model, data, targets=True):

@@ -161,6 +161,21 @@ class ArrayStream:
         pipeline = pipeline.apply(tf.data.experimental.assert_cardinality(count))
         return pipeline.prefetch(tf.data.AUTOTUNE)
 
+    def moments(self):
+        """(mean, variance) per feature of the rows, float64, in one pass a block at a
+        time (Chan et al.'s pairwise combination of block means and squared deviations,
+        so that values of 1e6 +- 1 keep their variance)."""
+        count, mean, squares = 0, 0.0, 0.0
+        for _, _, block, _ in self.blocks(1024):
+            block = block.reshape(len(block), -1).astype(np.float64)
+            n, block_mean = len(block), block.mean(axis=0)
+            block_squares = ((block - block_mean) ** 2).sum(axis=0)
+            delta, total = block_mean - mean, count + n
+            mean = mean + delta * n / total
+            squares = squares + block_squares + delta ** 2 * count * n / total
+            count = total
+        return mean, squares / max(count, 1)
+
     def check_finite(self, name, where):
         """Refuse NaN or infinite values, reading every row once, a block at a time
         (before training: an error inside tf.data would not be one line).

@@ -311,6 +311,10 @@ def test_parquet_streams_row_groups_the_same_rows_and_trains(tmp_path, run_cli, 
     run = json.loads(result.output)
     config = json.loads(open(f"{run['run_dir']}/config.json").read())
     assert config["data"]["provenance"]["stream"] is True
+    assert config["training"]["normalize"] == "on"  # a table, standardised from the file
+    mean, variance = streamed.x_train.moments()
+    np.testing.assert_allclose(mean, memory.x_train.astype(float).mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(variance, memory.x_train.astype(float).var(axis=0), rtol=1e-9)
     again = run_cli("evaluate", run["run_dir"], "--json")  # reopens the stream's test rows
     assert again.exit_code == 0, again.output
     assert json.loads(again.output)["metrics"]["accuracy"] == pytest.approx(
