@@ -123,14 +123,17 @@ def _rotated_and_shifted(x, seed=11):
 
 
 def test_augmented_training_holds_up_on_rotated_and_shifted_digits(tmp_path):
-    data = mlphys.load_dataset("digits")
+    # 14x14 digits: a quarter of the pixels of 28x28, the same gap (measured at 12
+    # epochs, seed 0: 0.76 plain, 0.89 augmented on the moved test images)
+    data = mlphys.load_dataset("digits", {"size": 14})
     moved = _rotated_and_shifted(data.x_test)
     accuracy = {}
     for name, augment in (("plain", "none"), ("augmented", {"rotation_range": 20,
                                                             "width_shift_range": 0.15,
                                                             "height_shift_range": 0.15})):
         run = mlphys.train("cnn", "digits", epochs=12, seed=0, out=tmp_path, quiet=True,
-                           augment=augment, augment_engine="layers")
+                           augment=augment, augment_engine="layers",
+                           dataset_options={"size": 14})
         import keras
 
         model = keras.models.load_model(f"{run['run_dir']}/model.keras")
