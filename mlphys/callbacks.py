@@ -84,6 +84,17 @@ def training_callbacks(config):
     return callbacks
 
 
+class ReadOnlyBackup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that restores the backup of `backup_dir` (if any) and never
+    writes or deletes it: a data-parallel process other than process 0 on `--resume`."""
+
+    def __init__(self, backup_dir):
+        super().__init__(backup_dir, delete_checkpoint=False)
+
+    def _save_model(self):
+        pass
+
+
 def run_folder_recorders(run_dir, monitor, best_so_far=None):
     """Checkpoints, logs and the backup that `--resume` continues from.
 

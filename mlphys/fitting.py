@@ -39,13 +39,13 @@ def prepare_model(config, data, hp=None, *, quiet=False):
 
     from mlphys.building import build_model
     from mlphys.dataspec import looking_in
-    from mlphys.distribute import place
+    from mlphys.distribute import placement_of
     from mlphys.hparams import fixed_hyperparameters
     from mlphys.normalization import resolve_normalize
     from mlphys.registry import get_model
 
     keras.utils.set_random_seed(config.seed)
-    placement = place(config.distribute)
+    placement = placement_of(config)
     augmentation = resolve_augmentation(config, data)
     config.normalize = resolve_normalize(config.normalize, data, config.dataset)
     if hp is None:
@@ -212,6 +212,10 @@ def fit_inputs(data, config, augmentation=None):
         y = replica_targets(data, config.replicas, config.seed)
         if weight is not None:  # one weight per sample and member
             weight = np.repeat(weight[:, None], config.replicas, axis=1)
+    if config.distribute == "data-parallel":  # tf.data of whole global batches
+        from mlphys.distribute import data_parallel_inputs
+
+        return data_parallel_inputs(x, y, weight, batch_size, validation, config)
     if config.steps_per_epoch and y is not None:
         x, y, weight, batch = _repeating(x, y, weight, batch, config.seed), None, None, None
     return x, y, weight, batch, validation
