@@ -33,6 +33,7 @@ of a batched `tf.data.Dataset`).
 
 import os
 import re
+import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
@@ -207,6 +208,9 @@ def _data_parallel(cluster):
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
         keras.distribution.initialize(cluster.coordinator, cluster.processes,
                                       cluster.process_id)
+        # Keras' per-process shard of the batches has no known length, so Keras warns at
+        # every epoch's end that the data ran out, which is how an epoch ends here
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
     devices = keras.distribution.list_devices()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     _STARTED["placement"] = Placement("data-parallel", None, len(devices), cluster.processes,

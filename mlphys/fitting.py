@@ -274,11 +274,14 @@ def _ensemble(entry, hp, data, replicas, normalize=False):
 
 
 def _entry_callbacks(model_name, folder):
-    """The model entry's own callbacks for this fit (`register_model(callbacks=...)`)."""
+    """The model entry's own callbacks for this fit (`register_model(callbacks=...)`);
+    `folder` None: a data-parallel process that writes nothing."""
     from mlphys.registry import get_model
 
     make = get_model(model_name).callbacks
-    return list(make(Path(folder))) if make is not None else []
+    if make is None:
+        return []
+    return list(make(Path(folder) if folder is not None else None))
 
 
 @contextmanager

@@ -104,7 +104,9 @@ class RunConfig:
 
         from mlphys.backend import check_entry, use_backend
 
-        use_backend(self.backend)  # before anything imports Keras
+        if self.models_from is None:  # a misfit entry is refused before the backend is set
+            check_entry(get_model(self.model), self.backend)
+        use_backend(self.backend)  # before anything imports Keras (a plugin may)
         load_plugin(self.models_from)
         entry = get_model(self.model)
         check_entry(entry, self.backend)

@@ -143,8 +143,12 @@ def take_part(model, data, config, placement, *, augmentation=None, run_dir=None
     from mlphys.distribute import read_only_recorders, shared_model_done
     from mlphys.fitting import fit
 
-    fit(model, data, config, recorders=read_only_recorders(run_dir),
-        callback_dir=run_dir, augmentation=augmentation, initial_epoch=resumed_from or 0)
+    try:
+        fit(model, data, config, recorders=read_only_recorders(run_dir),
+            callback_dir=run_dir, augmentation=augmentation, initial_epoch=resumed_from or 0)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted; process 0 recorded the run's last complete epoch "
+                          "(continue with mlphys train --resume RUN in every process)") from None
     with shared_model_done(model, placement):
         pass
     return None
