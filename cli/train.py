@@ -45,6 +45,12 @@ def train(model, out, repeats, resume_run, quiet, as_json, **values):
     if not model:
         raise UserError("give the MODEL to train (see 'mlphys list models'), or --resume RUN")
     config = options.run_config(model, values).resolved()
+    if repeats != 1 and config.distribute == "data-parallel":
+        from mlphys.distribute import cluster_of
+
+        if cluster_of(config).processes > 1:
+            raise UserError("--repeats trains in one process: on several, give each seed "
+                            "its own run (--seed)")
     if repeats != 1:
         from mlphys.repeats import train_repeated
 

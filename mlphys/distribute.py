@@ -33,6 +33,7 @@ of a batched `tf.data.Dataset`).
 
 import os
 import re
+import sys
 import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -206,8 +207,9 @@ def _data_parallel(cluster):
         # CPU devices of several processes all-reduce through gloo (JAX's default on
         # CPU is none: each process alone); GPUs use NCCL whatever this says
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        keras.distribution.initialize(cluster.coordinator, cluster.processes,
-                                      cluster.process_id)
+        with _stdout_to_stderr():  # gloo: "[Gloo] Rank 0 is connected to 1 peer ranks..."
+            keras.distribution.initialize(cluster.coordinator, cluster.processes,
+                                          cluster.process_id)
         # Keras' per-process shard of the batches has no known length, so Keras warns at
         # every epoch's end that the data ran out, which is how an epoch ends here
         warnings.filterwarnings("ignore", message="Your input ran out of data")
@@ -216,6 +218,20 @@ def _data_parallel(cluster):
     _STARTED["placement"] = Placement("data-parallel", None, len(devices), cluster.processes,
                                       cluster.process_id, cluster.coordinator)
     return _STARTED["placement"]
+
+
+@contextmanager
+def _stdout_to_stderr():
+    """File descriptor 1 pointed at 2 (what C++ prints to stdout would break --json)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def data_parallel_batches(pipeline, global_batch):
@@ -253,6 +269,26 @@ def data_parallel_inputs(x, y, weight, global_batch, validation, config):
     elif validation is not None:
         validation = data_parallel_batches(validation, global_batch)
     return x, None, None, None, validation
+
+
+def check_global_batch(data, config):
+    """Refuse a split smaller than one global batch (a data-parallel epoch takes whole
+    global batches only), before the run folder is made."""
+    batch = config.state.global_batch_size
+    for split, size in (("training", len(data.y_train)), ("validation", len(data.y_val))):
+        if 0 < size < batch:
+            raise UserError(f"--distribute data-parallel: the {split} split has {size} "
+                            f"samples, fewer than one global batch of {batch} (--batch-size "
+                            f"{config.batch_size} x {batch // config.batch_size} devices): "
+                            "lower --batch-size")
+
+
+def process_placement(config):
+    """This process's part of the run without building a strategy: a data-parallel run's
+    `Placement` (its cluster formed once), else a one-process one (which writes)."""
+    if config.distribute == "data-parallel":
+        return placement_of(config)
+    return Placement(config.distribute, None, 1)
 
 
 def placement_of(config):

@@ -71,6 +71,10 @@ def prepare_model(config, data, hp=None, *, quiet=False):
     config.state.devices = placement.describe()
     config.state.global_batch_size = config.batch_size * placement.replicas
     config.state.monitor = "val_loss" if len(data.y_val) > 0 else "loss"
+    if config.distribute == "data-parallel":
+        from mlphys.distribute import check_global_batch
+
+        check_global_batch(data, config)
     return model, augmentation
 
 

@@ -58,11 +58,11 @@ def train_config(config, *, out=None, quiet=False, run_name=None):
     The data are loaded and checked and the model built before the folder is made, so a
     refused dataset or hyperparameter leaves nothing behind."""
     from mlphys.datasets import load_dataset
-    from mlphys.distribute import placement_of
+    from mlphys.distribute import process_placement
     from mlphys.fitting import prepare_model
     from mlphys.rundir import check_writable, environment, new_run_dir
 
-    placement = placement_of(config)  # first: a data-parallel cluster forms before any work
+    placement = process_placement(config)  # first: a data-parallel cluster forms
     if placement.writes:
         check_writable(out)
     data = load_dataset(config.dataset, config.dataset_options, val_split=config.val_split,
@@ -88,10 +88,10 @@ def fit_and_report(model, data, config, run_dir, *, quiet, augmentation=None,
     figures and final config; return the `Run`."""
     from mlphys import figures
     from mlphys.callbacks import run_folder_recorders
-    from mlphys.distribute import placement_of, saving_locally, shared_model_done
+    from mlphys.distribute import process_placement, saving_locally, shared_model_done
     from mlphys.fitting import fit
 
-    placement = placement_of(config)
+    placement = process_placement(config)
     best_so_far = None
     if resumed_from is not None:
         done = read_history(run_dir).get(config.state.monitor, [])
