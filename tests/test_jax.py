@@ -218,8 +218,8 @@ def _history(run_dir):
 
 def test_two_processes_train_as_one_on_the_same_global_batch(jax_runs, tmp_path):
     """The cnn trains without its digits augmentation here: with it, the first epoch's
-    loss of two processes differed from one process's by 7e-3 (Keras' random layers in
-    tf.data do not draw the same transforms for a different sharding)."""
+    loss of two processes differed from one process's by 7e-3 (not yet understood: the
+    augmentation pipeline is seeded the same in every process)."""
     entries = {k: ENTRIES[k] for k in ("mlp", "cnn")}
     plugin = tmp_path / "stopped_model.py"
     plugin.write_text(PLUGIN)
