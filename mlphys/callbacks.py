@@ -5,6 +5,8 @@
 - `StopAfterBatch`: ends `fit` after the batch during which Ctrl-C was pressed.
 - `run_folder_recorders`: what `mlphys train` keeps of a fit (best checkpoint, CSV log,
   backup for `--resume`, TensorBoard scalars).
+- `ReadOnlyBackup`: the backup restored, never written (a data-parallel process other than
+  process 0, on `--resume`).
 - `training_callbacks`: the callbacks that change the fit itself (early stopping, the
   learning-rate schedule); a tuner's trial gets exactly the same ones as `train`.
 """
