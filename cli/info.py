@@ -70,6 +70,7 @@ def _model_info(name, shape, classes, task, params, as_json):
             "name": name, "task": entry.task, "inputs": entry.inputs,
             "default_dataset": entry.dataset, "source": entry.source, "doc": entry.doc,
             "epochs": entry.epochs, "batch_size": entry.batch_size,
+            "backends": list(entry.backends),
             "hyperparameters": [{"name": d.name, "type": d.type, "default": d.default,
                                  "range": d.range} for d in declared],
             "datasets": fitting, "dataset_defaults": entry.dataset_defaults or {},
@@ -80,6 +81,7 @@ def _model_info(name, shape, classes, task, params, as_json):
     output.fields([("source", entry.source), ("task", entry.task), ("inputs", entry.inputs),
                    ("default dataset", entry.dataset),
                    ("default epochs / batch size", f"{entry.epochs} / {entry.batch_size}"),
+                   ("backends", ", ".join(entry.backends)),
                    *((f"defaults on {d}", ", ".join(f"{k} {v}" for k, v in s.items()))
                      for d, s in (entry.dataset_defaults or {}).items())])
     click.echo("\nhyperparameters (set with -p NAME=VALUE):")

@@ -22,9 +22,9 @@ def list_command(what, pattern, models_from, as_json, as_markdown):
         from mlphys.registry import get_model, list_models, load_plugin
 
         load_plugin(models_from)
-        headers = ["name", "task", "inputs", "dataset", "source", "summary"]
-        rows = [(e.name, e.task, e.inputs, e.dataset, e.source, e.summary)
-                for e in map(get_model, list_models(pattern))]
+        headers = ["name", "task", "inputs", "dataset", "backends", "source", "summary"]
+        rows = [(e.name, e.task, e.inputs, e.dataset, ", ".join(e.backends), e.source,
+                 e.summary) for e in map(get_model, list_models(pattern))]
     else:
         from mlphys.datasets import get_dataset, list_datasets
 

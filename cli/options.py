@@ -53,9 +53,16 @@ figure_format = click.option("--figure-format", "figure_formats", metavar="png|p
 
 # --- the training options of `train` and `tune`: one flag per RunConfig field ----------
 
+def _default_backend():
+    from mlphys.backend import default_backend
+
+    return default_backend()
+
+
 def training_options(command):
     """Add the options every training command takes (`train`, `tune`), with one spelling
     and meaning; `run_config` turns their values into a `RunConfig`."""
+    from mlphys.backend import BACKENDS
     from mlphys.normalization import NORMALIZE
     from mlphys.runconfig import AUGMENT_ENGINES, LR_SCHEDULES, PRECISIONS, STRATEGIES
 
@@ -82,10 +89,24 @@ def training_options(command):
         click.option("--precision", type=click.Choice(PRECISIONS), default="float32",
                      show_default=True, help="Keras dtype policy; mixed precision speeds "
                      "up GPUs with tensor cores."),
+        click.option("--backend", type=click.Choice(BACKENDS), default=_default_backend,
+                     show_default="KERAS_BACKEND, else tensorflow", help="Keras backend "
+                     "the model trains on (jax: pip install 'mlphys[jax]'); recorded, and "
+                     "reapplied by --resume, evaluate and predict."),
         click.option("--distribute", type=click.Choice(STRATEGIES), default="none",
-                     show_default=True, help="tf.distribute strategy: mirrored uses all "
-                     "local GPUs (--batch-size is per replica); multiworker is refused "
-                     "until Keras 3 supports it."),
+                     show_default=True, help="Several devices: mirrored (TensorFlow) uses "
+                     "all local GPUs; data-parallel (--backend jax) all devices of all "
+                     "processes; --batch-size is per device. multiworker is refused until "
+                     "Keras 3 supports it."),
+        click.option("--coordinator", metavar="HOST:PORT", help="data-parallel: address of "
+                     "process 0 [default: KERAS_DISTRIBUTION_JOB_ADDRESSES, else SLURM's "
+                     "first node]."),
+        click.option("--num-processes", type=click.IntRange(min=1), help="data-parallel: "
+                     "number of processes [default: KERAS_DISTRIBUTION_NUM_PROCESSES, else "
+                     "SLURM_NTASKS, else 1]."),
+        click.option("--process-id", type=click.IntRange(min=0), help="data-parallel: this "
+                     "process, 0 to N-1; 0 writes the run folder [default: "
+                     "KERAS_DISTRIBUTION_PROCESS_ID, else SLURM_PROCID, else 0]."),
         click.option("--replicas", type=int, default=1, show_default=True,
                      help="Train an ensemble of N copies, each on its own Monte Carlo "
                      "replica of the targets (fluctuated within the dataset's "

@@ -29,6 +29,9 @@ def train(model, out, repeats, resume_run, quiet, as_json, **values):
       mlphys train pdf_fit --replicas 10
       mlphys train cnn -d digits --repeats 5 --seed 1
       mlphys train cnn -d digits --lr-schedule cosine
+      mlphys train cnn -d digits --backend jax
+      mlphys train cnn -d digits --backend jax --distribute data-parallel \\
+          --coordinator node0:1234 --num-processes 2 --process-id 0
       mlphys train --resume saved_models/cnn-digits-20261121-101500
 
     Ctrl-C stops at the end of the current batch; --resume continues from the last
@@ -42,6 +45,12 @@ def train(model, out, repeats, resume_run, quiet, as_json, **values):
     if not model:
         raise UserError("give the MODEL to train (see 'mlphys list models'), or --resume RUN")
     config = options.run_config(model, values).resolved()
+    if repeats != 1 and config.distribute == "data-parallel":
+        from mlphys.distribute import cluster_of
+
+        if cluster_of(config).processes > 1:
+            raise UserError("--repeats trains in one process: on several, give each seed "
+                            "its own run (--seed)")
     if repeats != 1:
         from mlphys.repeats import train_repeated
 
@@ -68,7 +77,9 @@ def _resume(resume_run, model, values, quiet, as_json):
     config, completed = resume_point(resume_run)
     if not as_json:
         click.echo(f"resuming {resume_run} after epoch {completed} of {config.epochs}")
-    _report(resume(resume_run, quiet=quiet or as_json, data_dir=values["data_dir"]), as_json)
+    _report(resume(resume_run, quiet=quiet or as_json, data_dir=values["data_dir"],
+                   coordinator=values["coordinator"], num_processes=values["num_processes"],
+                   process_id=values["process_id"]), as_json)
 
 
 def _report_repeats(result, as_json):
@@ -85,6 +96,12 @@ def _report_repeats(result, as_json):
 
 
 def _report(run, as_json):
+    if run is None:  # a data-parallel process other than process 0: it wrote nothing
+        if as_json:
+            output.as_json({"run_dir": None})
+        else:
+            click.echo("done: this process trained its share; process 0 wrote the run folder")
+        return
     if as_json:
         output.as_json(run.summary())
         return

@@ -236,6 +236,9 @@ def augmentation_layers(config, x_train, seed=0):
         raise UserError("augmentation channel_shift_range has no Keras layer: use "
                         "--augment-engine generator")
     _check_images(config, x_train)
+    if keras.backend.backend() != "tensorflow" and (config["rot90"] or config["noise"]):
+        raise UserError(f"augmentation rot90 and noise have no tf.data layer on the "
+                        f"{keras.backend.backend()} backend: use --augment-engine generator")
     fill = {"fill_mode": config["fill_mode"], "fill_value": config["cval"]}
     steps = []
     if config["rot90"]:
@@ -328,8 +331,17 @@ def layer_batches(config, x, y, batch_size, seed=0):
     # one batch at a time: the layers draw from a shared seed state, which parallel calls
     # would consume in a varying order (the same seed must give the same stream); the
     # batch-wide layers are fast, and prefetch overlaps them with training
-    pipeline = pipeline.batch(batch_size).map(lambda a, b: (augment(a, training=True), b))
+    pipeline = pipeline.batch(batch_size).map(lambda a, b: (_apply(augment, a), b))
     return pipeline.prefetch(tf.data.AUTOTUNE)
+
+
+def _apply(augment, images):
+    """The layers of `augment` one after another, in training mode: each preprocessing
+    layer runs on TensorFlow inside tf.data whatever the Keras backend (a Sequential of
+    them would run on the backend's, e.g. JAX, ops, which take no graph tensors)."""
+    for layer in augment.layers:
+        images = layer(images, training=True)
+    return images
 
 
 ENGINES = {"generator": generator_batches, "layers": layer_batches}

@@ -5,6 +5,8 @@
 - `StopAfterBatch`: ends `fit` after the batch during which Ctrl-C was pressed.
 - `run_folder_recorders`: what `mlphys train` keeps of a fit (best checkpoint, CSV log,
   backup for `--resume`, TensorBoard scalars).
+- `ReadOnlyBackup`: the backup restored, never written (a data-parallel process other than
+  process 0, on `--resume`).
 - `training_callbacks`: the callbacks that change the fit itself (early stopping, the
   learning-rate schedule); a tuner's trial gets exactly the same ones as `train`.
 """
@@ -82,6 +84,17 @@ def training_callbacks(config):
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=monitor, patience=config.patience, restore_best_weights=True))
     return callbacks
+
+
+class ReadOnlyBackup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that restores the backup of `backup_dir` (if any) and never
+    writes or deletes it: a data-parallel process other than process 0 on `--resume`."""
+
+    def __init__(self, backup_dir):
+        super().__init__(backup_dir, delete_checkpoint=False)
+
+    def _save_model(self):
+        pass
 
 
 def run_folder_recorders(run_dir, monitor, best_so_far=None):

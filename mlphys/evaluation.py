@@ -189,7 +189,10 @@ def evaluate(run_or_file, dataset=None, options=None, *, split="test", checkpoin
         return _evaluate_repeats(Path(run_or_file), dataset, options, split=split,
                                  checkpoint=checkpoint, data_dir=data_dir,
                                  models_from=models_from, batch_size=batch_size, draw=False)
-    run = Run.open(run_or_file, checkpoint=checkpoint, models_from=models_from)
+    from mlphys.backend import prefer_run_backend
+
+    run, = prefer_run_backend([Run.open(run_or_file, checkpoint=checkpoint,
+                                        models_from=models_from)])
     model_name = run.config.model if run.config else None
     data = run.load_data(dataset, options, data_dir=data_dir)
     model = run.model

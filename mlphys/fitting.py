@@ -39,13 +39,13 @@ def prepare_model(config, data, hp=None, *, quiet=False):
 
     from mlphys.building import build_model
     from mlphys.dataspec import looking_in
-    from mlphys.distribute import place
+    from mlphys.distribute import placement_of
     from mlphys.hparams import fixed_hyperparameters
     from mlphys.normalization import resolve_normalize
     from mlphys.registry import get_model
 
     keras.utils.set_random_seed(config.seed)
-    placement = place(config.distribute)
+    placement = placement_of(config)
     augmentation = resolve_augmentation(config, data)
     config.normalize = resolve_normalize(config.normalize, data, config.dataset)
     if hp is None:
@@ -71,6 +71,10 @@ def prepare_model(config, data, hp=None, *, quiet=False):
     config.state.devices = placement.describe()
     config.state.global_batch_size = config.batch_size * placement.replicas
     config.state.monitor = "val_loss" if len(data.y_val) > 0 else "loss"
+    if config.distribute == "data-parallel":
+        from mlphys.distribute import check_global_batch
+
+        check_global_batch(data, config)
     return model, augmentation
 
 
@@ -238,6 +242,10 @@ def fit_inputs(data, config, augmentation=None):
         y = replica_targets(data, config.replicas, config.seed)
         if weight is not None:  # one weight per sample and member
             weight = np.repeat(weight[:, None], config.replicas, axis=1)
+    if config.distribute == "data-parallel":  # tf.data of whole global batches
+        from mlphys.distribute import data_parallel_inputs
+
+        return data_parallel_inputs(x, y, weight, batch_size, validation, config)
     if config.steps_per_epoch and y is not None:
         x, y, weight, batch = _repeating(x, y, weight, batch, config.seed), None, None, None
     return x, y, weight, batch, validation
@@ -296,11 +304,14 @@ def _ensemble(entry, hp, data, replicas, normalize=False):
 
 
 def _entry_callbacks(model_name, folder):
-    """The model entry's own callbacks for this fit (`register_model(callbacks=...)`)."""
+    """The model entry's own callbacks for this fit (`register_model(callbacks=...)`);
+    `folder` None: a data-parallel process that writes nothing."""
     from mlphys.registry import get_model
 
     make = get_model(model_name).callbacks
-    return list(make(Path(folder))) if make is not None else []
+    if make is None:
+        return []
+    return list(make(Path(folder) if folder is not None else None))
 
 
 @contextmanager

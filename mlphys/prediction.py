@@ -47,15 +47,16 @@ class PredictSettings:
 def open_members(run, checkpoint="model", models_from=None):
     """The `Run`s whose models are averaged: the repeats of a `--repeats` folder, else the
     one run (a `Run`, a run or tuning folder, or a .keras file)."""
+    from mlphys.backend import prefer_run_backend
     from mlphys.run import Run, is_repeats_folder
 
     if isinstance(run, Run):
         return [run]
     if is_repeats_folder(run):
         folders = sorted(Path(run).glob("repeat-*"), key=lambda p: int(p.name[7:]))
-        return [Run.open(f, checkpoint=checkpoint, models_from=models_from)
-                for f in folders if (f / "config.json").exists()]
-    return [Run.open(run, checkpoint=checkpoint, models_from=models_from)]
+        return prefer_run_backend([Run.open(f, checkpoint=checkpoint, models_from=models_from)
+                                   for f in folders if (f / "config.json").exists()])
+    return prefer_run_backend([Run.open(run, checkpoint=checkpoint, models_from=models_from)])
 
 
 def run_spec(run):

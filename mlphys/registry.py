@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from mlphys.backend import BACKENDS
 from mlphys.errors import UserError, unknown_name
 from mlphys.patterns import matching
 from mlphys.plugins import import_with_plugins
@@ -61,6 +62,7 @@ class ModelEntry:
     fine_tune: Callable | None = None  # fine_tune(hyperparameters) -> FineTuning | None
     # {dataset: {RunConfig field: value}}: the entry's defaults on that dataset
     dataset_defaults: dict | None = field(default=None, hash=False)
+    backends: tuple = BACKENDS  # the Keras backends its training step runs on
 
     @property
     def doc(self):
@@ -106,7 +108,7 @@ class FineTuning:
 def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=10,
                    batch_size=32, compiles=False, search=None, score=None, figures=None,
                    steps_per_epoch=None, callbacks=None, family=None, fine_tune=None,
-                   dataset_defaults=None):
+                   dataset_defaults=None, backends=BACKENDS):
     """Register the decorated builder `fn(hp, spec) -> keras.Model` under `name`.
 
     dataset: the default dataset (`mlphys train NAME` with no --dataset).
@@ -131,6 +133,10 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
         registered dataset gets unless the user says otherwise: `epochs`, `augment` (a
         preset; `--augment none` turns it off), `augment_engine` and `lr_schedule`
         (the cnn on digits). Hyperparameters keep one default, the builder's.
+    backends: the Keras backends the entry trains on: ("tensorflow", "jax") for models
+        made of Keras layers and ops; ("tensorflow",) for a training step written with
+        TensorFlow itself (`tf.GradientTape`, tf ops, a stateful `train_step`), which
+        `--backend jax` then refuses in one line.
     """
     unknown = {k for d in (dataset_defaults or {}).values() for k in d} - set(
         DATASET_DEFAULTS)
@@ -141,6 +147,8 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
     if inputs not in INPUTS:
         raise ValueError(f"inputs must be one of {INPUTS}, not {inputs!r}")
+    if not backends or set(backends) - set(BACKENDS):
+        raise ValueError(f"backends must be some of {BACKENDS}, not {backends!r}")
 
     def decorate(builder):
         old = _MODELS.get(name)
@@ -151,7 +159,7 @@ def register_model(name, *, task, inputs="any", dataset=None, source="", epochs=
                                    batch_size, compiles,
                                    tuple(search) if search is not None else None,
                                    score, figures, steps_per_epoch, callbacks, family,
-                                   fine_tune, dataset_defaults)
+                                   fine_tune, dataset_defaults, tuple(backends))
         return builder
 
     return decorate

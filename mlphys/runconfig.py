@@ -27,7 +27,7 @@ SCHEMA = 2  # config.json layout; 1 is the release of 2026-11-21 (no "schema" ke
 # The choices of the options below, spelt once: the CLI's click.Choice reads them too.
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 AUGMENT_ENGINES = ("generator", "layers")
-STRATEGIES = ("none", "mirrored", "multiworker")
+STRATEGIES = ("none", "mirrored", "multiworker", "data-parallel")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 
 
@@ -52,6 +52,12 @@ class RunState:
     lbfgs: dict | None = None  # the L-BFGS phase: steps asked, iterations, why it stopped
 
 
+def _default_backend():
+    from mlphys.backend import default_backend
+
+    return default_backend()
+
+
 @dataclass
 class RunConfig:
     """Everything a run needs; `None` means "the model's default" where it says so."""
@@ -68,7 +74,11 @@ class RunConfig:
     augment: str | dict | None = None  # preset, file, resolved arguments; "none"; None: the model's
     augment_engine: str | None = None  # ImageDataGenerator.flow or Keras layers; None: the model's
     precision: str = "float32"  # Keras dtype policy
-    distribute: str = "none"  # tf.distribute strategy
+    distribute: str = "none"  # tf.distribute strategy, or Keras' DataParallel on JAX
+    backend: str = field(default_factory=_default_backend)  # tensorflow or jax
+    coordinator: str | None = None  # data-parallel: HOST:PORT of process 0
+    num_processes: int | None = None  # data-parallel: processes in all (None: environment)
+    process_id: int | None = None  # data-parallel: this process (None: environment)
     replicas: int = 1  # Monte Carlo replica ensemble members
     steps_per_epoch: int | None = None  # None: the model's (a full pass if it has none)
     lr_schedule: str | None = None  # cosine decay, halve on a plateau; None: the model's
@@ -92,8 +102,14 @@ class RunConfig:
         from mlphys.hparams import resolve_params
         from mlphys.registry import get_model, load_plugin
 
+        from mlphys.backend import check_entry, use_backend
+
+        if self.models_from is None:  # a misfit entry is refused before the backend is set
+            check_entry(get_model(self.model), self.backend)
+        use_backend(self.backend)  # before anything imports Keras (a plugin may)
         load_plugin(self.models_from)
         entry = get_model(self.model)
+        check_entry(entry, self.backend)
         dataset = self.dataset or entry.dataset
         if dataset is None:
             raise UserError(f"model '{self.model}' has no default dataset: give one with "
@@ -150,6 +166,9 @@ class RunConfig:
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise UserError(f"steps_per_epoch {self.steps_per_epoch}: give at least 1")
         check_replicas(self.replicas, entry)
+        from mlphys.distribute import check_distribute
+
+        check_distribute(self)
 
     @property
     def label(self):
@@ -178,6 +197,7 @@ class RunConfig:
                          "steps_per_epoch": self.steps_per_epoch,
                          "global_batch_size": s.global_batch_size,
                          "lr_schedule": self.lr_schedule, "normalize": self.normalize,
+                         "backend": self.backend,
                          **{k: v for k, v in (("init_from", self.init_from),
                                               ("freeze", self.freeze)) if v}},
             "seed": self.seed, "command": self.command, "models_from": self.models_from,
@@ -226,6 +246,7 @@ class RunConfig:
             augment_engine=augmentation.get("engine", "generator"),
             precision=training.get("precision", "float32"),
             distribute=devices.get("strategy", "none"),
+            backend=training.get("backend", "tensorflow"),  # before 2026-12: TensorFlow
             replicas=training.get("replicas", 1),
             steps_per_epoch=training.get("steps_per_epoch"),
             lr_schedule=training.get("lr_schedule", "constant"),

@@ -83,6 +83,7 @@ def environment():
         "tensorflow": _package_version("tensorflow"),
         "keras": _package_version("keras"),
         "keras_tuner": _package_version("keras-tuner"),
+        **({"jax": _package_version("jax")} if "jax" in sys.modules else {}),
         "numpy": np.__version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),

@@ -58,13 +58,18 @@ def train_config(config, *, out=None, quiet=False, run_name=None):
     The data are loaded and checked and the model built before the folder is made, so a
     refused dataset or hyperparameter leaves nothing behind."""
     from mlphys.datasets import load_dataset
+    from mlphys.distribute import process_placement
     from mlphys.fitting import prepare_model
     from mlphys.rundir import check_writable, environment, new_run_dir
 
-    check_writable(out)
+    placement = process_placement(config)  # first: a data-parallel cluster forms
+    if placement.writes:
+        check_writable(out)
     data = load_dataset(config.dataset, config.dataset_options, val_split=config.val_split,
                         data_dir=config.data_dir)
     model, augmentation = prepare_model(config, data, quiet=quiet)
+    if not placement.writes:  # another process of a data-parallel run: it writes nothing
+        return take_part(model, data, config, placement, augmentation=augmentation)
     run_dir = new_run_dir(out, config.model, config.label, name=run_name)
     config.dataset_options = data.options
     config.state.data = {"spec": data.spec.to_dict(), "sizes": data.sizes(),
@@ -83,8 +88,10 @@ def fit_and_report(model, data, config, run_dir, *, quiet, augmentation=None,
     figures and final config; return the `Run`."""
     from mlphys import figures
     from mlphys.callbacks import run_folder_recorders
+    from mlphys.distribute import process_placement, saving_locally, shared_model_done
     from mlphys.fitting import fit
 
+    placement = process_placement(config)
     best_so_far = None
     if resumed_from is not None:
         done = read_history(run_dir).get(config.state.monitor, [])
@@ -98,9 +105,9 @@ def fit_and_report(model, data, config, run_dir, *, quiet, augmentation=None,
         plotter.submit(_import_matplotlib)
         started = time.perf_counter()
         try:
+            recorders = run_folder_recorders(run_dir, config.state.monitor, best_so_far)
             _, nan_stop = fit(model, data, config,
-                              recorders=run_folder_recorders(run_dir, config.state.monitor,
-                                                             best_so_far),
+                              recorders=saving_locally(recorders, placement),
                               callback_dir=run_dir, augmentation=augmentation,
                               initial_epoch=resumed_from or 0, quiet=quiet)
         except KeyboardInterrupt:
@@ -110,7 +117,8 @@ def fit_and_report(model, data, config, run_dir, *, quiet, augmentation=None,
             raise Interrupted(f"interrupted after {done} complete epoch(s); continue "
                               f"with: mlphys train --resume {run_dir}") from None
         seconds = time.perf_counter() - started
-        metrics = report(model, data, config, run_dir, plotter)
+        with shared_model_done(model, placement):  # the others wait while process 0 reports
+            metrics = report(model, data, config, run_dir, plotter)
     history = read_history(run_dir)
     epochs_run = len(history.get("epoch", []))
     if resumed_from is not None:
@@ -125,6 +133,25 @@ def fit_and_report(model, data, config, run_dir, *, quiet, augmentation=None,
     from mlphys.run import Run
 
     return Run(run_dir, config, run_dir / "model.keras", model=model, metrics=metrics)
+
+
+def take_part(model, data, config, placement, *, augmentation=None, run_dir=None,
+              resumed_from=None):
+    """The fit of a data-parallel process other than process 0: the same steps on its
+    slice of every batch, restoring `run_dir`'s backup on a resume, and writing nothing;
+    it then waits while process 0 writes the run folder. Returns None."""
+    from mlphys.distribute import read_only_recorders, shared_model_done
+    from mlphys.fitting import fit
+
+    try:
+        fit(model, data, config, recorders=read_only_recorders(run_dir),
+            callback_dir=run_dir, augmentation=augmentation, initial_epoch=resumed_from or 0)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted; process 0 recorded the run's last complete epoch "
+                          "(continue with mlphys train --resume RUN in every process)") from None
+    with shared_model_done(model, placement):
+        pass
+    return None
 
 
 def report(model, data, config, run_dir, plotter=None, title_suffix=""):
@@ -181,33 +208,46 @@ class _Done:
         return self.value
 
 
-def resume(run_dir, *, quiet=False, data_dir=None):
+def resume(run_dir, *, quiet=False, data_dir=None, coordinator=None, num_processes=None,
+           process_id=None):
     """Continue an interrupted or killed run from its last completed epoch.
 
     Rebuilds the model and data from the run's config.json (same seed, hyperparameters,
     dataset options and training options), restores the weights and optimizer state that
     `keras.callbacks.BackupAndRestore` saved after the last completed epoch, and trains the
-    remaining epochs into the same folder through the same fit core.
+    remaining epochs into the same folder through the same fit core, on the backend it
+    trained on. A data-parallel run is resumed by the same command in every process
+    (`coordinator`, `num_processes`, `process_id`: as for `train`); only process 0
+    writes, the others read the backup.
     """
+    from mlphys.backend import use_backend
     from mlphys.datasets import load_dataset
-    from mlphys.distribute import place
+    from mlphys.distribute import placement_of
     from mlphys.fitting import prepare_model
     from mlphys.registry import load_plugin
 
     run_dir = Path(run_dir)
     config, completed = resume_point(run_dir)
+    use_backend(config.backend)  # before anything imports Keras
     load_plugin(config.models_from)
     if data_dir is not None:
         config.data_dir = data_dir
+    config.coordinator, config.num_processes, config.process_id = (coordinator,
+                                                                   num_processes, process_id)
     recorded = config.state.global_batch_size
-    if place(config.distribute).replicas * config.batch_size != recorded:
+    placement = placement_of(config)
+    if placement.replicas * config.batch_size != recorded:
         raise UserError(f"run {run_dir} trained on {config.state.devices['replicas']} "
-                        f"replicas but {place(config.distribute).replicas} are available "
+                        f"replicas but {placement.replicas} are available "
                         "now: resume it where it ran")
-    _drop_history_after(run_dir, completed)
+    if placement.writes:
+        _drop_history_after(run_dir, completed)
     data = load_dataset(config.dataset, config.dataset_options, val_split=config.val_split,
                         data_dir=config.data_dir)
     model, augmentation = prepare_model(config, data, quiet=quiet)
+    if not placement.writes:
+        return take_part(model, data, config, placement, augmentation=augmentation,
+                         run_dir=run_dir, resumed_from=completed)
     config.mark("running")
     config.write(run_dir)
     return fit_and_report(model, data, config, run_dir, quiet=quiet,

@@ -95,7 +95,8 @@ def _chain_figure(model, dataset, run_dir):
 @register_model("chain", task="regression", inputs="vector", dataset="chain",
                 source="3EL lesson 1", epochs=20, batch_size=1, compiles=True,
                 steps_per_epoch=100, score=_chain_score, figures=_chain_figure,
-                search=("optimizer", "learning_rate"))
+                search=("optimizer", "learning_rate"),
+                backends=("tensorflow",))
 def chain(hp, spec):
     """Masses on springs: the heights are the weights, the energy is the loss (no network).
 

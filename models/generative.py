@@ -42,7 +42,8 @@ def _quarter(spec, model):
                 epochs=30, batch_size=32, compiles=True,
                 search=("latent_dim", "learning_rate"),
                 score=lambda model, dataset, split: _vae_score(model, dataset, split),
-                figures=lambda model, dataset, run_dir: _vae_figures(model, dataset, run_dir))
+                figures=lambda model, dataset, run_dir: _vae_figures(model, dataset, run_dir),
+                backends=("tensorflow",))
 def vae(hp, spec):
     """Variational autoencoder: x -> (mu, log sigma^2) -> z = mu + sigma eps -> x'.
 
@@ -172,7 +173,8 @@ def _grid_callbacks(run_dir):
                 epochs=30, batch_size=64, compiles=True,
                 search=("filters", "learning_rate"),
                 score=lambda model, dataset, split: _gan_score(model, dataset, split),
-                callbacks=_grid_callbacks)
+                callbacks=_grid_callbacks,
+                backends=("tensorflow",))
 def dcgan(hp, spec):
     """Deep convolutional GAN (-p conditional=true: the label fed to both networks).
 

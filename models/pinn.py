@@ -143,7 +143,8 @@ def plot_solution(model, dataset, run_dir):
                 source="MLMM 15.1-15.3; Raissi et al. 2019", epochs=100,
                 batch_size=2048, compiles=True, steps_per_epoch=100,
                 score=solution_errors, figures=plot_solution,
-                search=("hidden_layers", "units", "learning_rate", "fourier_features"))
+                search=("hidden_layers", "units", "learning_rate", "fourier_features"),
+                backends=("tensorflow",))
 def pinn(hp, spec):
     """Physics-informed network: u(x, t) = 8 tanh layers of 20 -> linear, trained on PDE residuals.
 

@@ -39,7 +39,8 @@ def score_policy(model, dataset, split="test"):
 
 @register_model("policy_gradient", task="any", inputs="image", dataset="maze",
                 source="MLP4P lectures 7-9; MLMM 14", epochs=30, batch_size=32,
-                compiles=True, score=score_policy, steps_per_epoch=20)
+                compiles=True, score=score_policy, steps_per_epoch=20,
+                backends=("tensorflow",))
 def policy_gradient(hp, spec):
     """REINFORCE policy for a treasure-chest maze: tabular softmax or convolutional.
 

@@ -86,7 +86,8 @@ def rbm_figures(model, dataset, run_dir):
 
 @register_model("rbm", task="any", inputs="image", dataset="digits", source="MLP4P lecture 9",
                 epochs=60, batch_size=50, compiles=True, score=score_rbm,
-                figures=rbm_figures)
+                figures=rbm_figures,
+                backends=("tensorflow",))
 def rbm(hp, spec):
     """Restricted Boltzmann machine, binary units, trained by contrastive divergence.
 

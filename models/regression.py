@@ -119,7 +119,8 @@ def _polyreg_figure(model, dataset, run_dir):
 
 @register_model("polyreg", task="regression", inputs="vector", dataset="stress_strain",
                 source="MLMM 5.2, 5.5, 5.7", epochs=1, batch_size=1024, steps_per_epoch=50,
-                search=("degree",), score=_polyreg_score, figures=_polyreg_figure)
+                search=("degree",), score=_polyreg_score, figures=_polyreg_figure,
+                backends=("tensorflow",))
 def polyreg(hp, spec):
     """Polynomial (ridge) regression y = sum_k c_k x^k: Dense(1) on the powers of x.
 

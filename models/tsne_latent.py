@@ -52,7 +52,8 @@ def tsne_figure(model, dataset, run_dir, n=1000):
 
 @register_model("tsne_latent", task="any", inputs="image", dataset="rotated_squares",
                 source="MLP4P homework 6", epochs=10, batch_size=32, compiles=True,
-                score=score_autoencoder, figures=tsne_figure)
+                score=score_autoencoder, figures=tsne_figure,
+                backends=("tensorflow",))
 def tsne_latent(hp, spec):
     """Convolutional autoencoder with a 9-neuron bottleneck, for t-SNE maps of its code.
 
