@@ -136,6 +136,8 @@ def build_before_tracing(model, x, y=None, weight=None):
             or type(model).train_step is not keras.Model.train_step
             or getattr(model, "_distribute_strategy", None) is not None):
         return
+    if weight is not None and np.ndim(weight) > 1:  # a replica ensemble's per-member
+        return  # weights: Keras matches them to the loss only in the real step
     if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
         batch = (x[:2], y[:2]) if weight is None else (x[:2], y[:2], weight[:2])
     elif hasattr(x, "element_spec") and y is None:  # a tf.data pipeline
