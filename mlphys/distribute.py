@@ -39,7 +39,8 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from mlphys.errors import UserError
-from mlphys.runconfig import STRATEGIES
+
+STRATEGIES = ("none", "mirrored", "multiworker", "data-parallel")  # --distribute
 
 SLURM_PORT = 12321  # the coordinator's port when it is derived from SLURM's node list
 TENSORFLOW_ONLY = ("mirrored", "multiworker")

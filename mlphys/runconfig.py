@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from mlphys.distribute import STRATEGIES  # the choices of --distribute, beside their use
 from mlphys.errors import UserError
 from mlphys.normalization import NORMALIZE
 
@@ -27,7 +28,6 @@ SCHEMA = 2  # config.json layout; 1 is the release of 2026-11-21 (no "schema" ke
 # The choices of the options below, spelt once: the CLI's click.Choice reads them too.
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 AUGMENT_ENGINES = ("generator", "layers")
-STRATEGIES = ("none", "mirrored", "multiworker", "data-parallel")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 
 
