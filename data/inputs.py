@@ -32,6 +32,7 @@ from mlphys.data.files import (IMAGE_SUFFIXES, _image_or_vector, _read_images,
                                check_columns, read_table)
 from mlphys.data.tables import feature_matrix, match_columns
 from mlphys.data_checks import check_finite
+from mlphys.datasets import _coerce_option
 from mlphys.errors import UserError
 from mlphys.inputs import Inputs, check_shape, register_input_format
 
@@ -41,7 +42,6 @@ NPZ_KEYS = ("x", "x_test", "x_train")  # the array predicted, the first one pres
 @register_input_format(".npz")
 def npz_inputs(path, spec, provenance, options=None):
     """The array `x` (else x_test, x_train, or the file's only array) of an .npz file."""
-    _options(path, options, ())
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = list(f.files)
@@ -72,7 +72,6 @@ def array_inputs(name, x, spec, key="x"):
 def csv_inputs(path, spec, provenance, options=None):
     """The training's feature columns of a CSV table (by name when the run trained on a
     CSV file; else every column, as many as the model's features)."""
-    _options(path, options, ())
     table = read_table(path)
     features, target = provenance.get("features"), provenance.get("target")
     name = Path(path).name
@@ -119,7 +118,6 @@ def folder_inputs(path, spec, provenance, options=None):
 def image_inputs(paths, spec, provenance, options=None):
     """Images resized to the model's height x width (bilinear, as training's `size`),
     grey or RGB by its channels; decoded one batch at a time."""
-    _options(paths[0], options, ())
     files = _image_files(paths)
     if not files:
         raise UserError(f"no images in '{paths[0]}' ({', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -147,17 +145,6 @@ def image_inputs(paths, spec, provenance, options=None):
 
 image_inputs.suffixes = tuple(IMAGE_SUFFIXES)
 register_input_format("image")(image_inputs)
-
-
-def _options(path, options, allowed):
-    """The reader's options ({name: text}); one it does not take is refused."""
-    options = dict(options or {})
-    unknown = [k for k in options if k not in allowed]
-    if unknown:
-        takes = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
-        raise UserError(f"--option {unknown[0]}: reading '{Path(path).name}' for prediction"
-                        f" has no such option ({takes})")
-    return options
 
 
 def _wanted_columns(path, available, provenance, features):
@@ -189,17 +176,17 @@ def table_inputs(path, columns, spec, ids=None, row_label=None):
     return Inputs(name, ids, lambda a, b: x[a:b])
 
 
-@register_input_format(".root")
+@register_input_format(".root", options=("tree", "cut", "pad", "features"))
 def root_inputs(path, spec, provenance, options=None):
     """The training's feature branches of a TTree (options: `tree`, default the
     training's or the only one; `cut`, a selection, the ids being entry numbers; `pad`,
     default the training's; `features`)."""
     from mlphys.data.root_files import open_tree, read_branches
 
-    options = _options(path, options, ("tree", "cut", "pad", "features"))
+    options = options or {}
     found, _ = open_tree(path, options.get("tree", provenance.get("tree")))
     pad = options.get("pad", provenance.get("pad"))
-    pad = None if pad is None else _integer("pad", pad)
+    pad = None if pad is None else _coerce_option("pad", pad, int, Path(path).name)
     trained = [re.sub(r"\[\d+\]$", "", c) for c in provenance.get("features") or ()]
     branches = list(dict.fromkeys(trained))  # a padded branch's columns: one branch
     wanted = _wanted_columns(path, found.keys(), {**provenance, "features": branches},
@@ -215,19 +202,12 @@ def root_inputs(path, spec, provenance, options=None):
     return table_inputs(path, columns, spec, ids, lambda i: f"entry {i}")
 
 
-def _integer(option, text):
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        raise UserError(f"--option {option}={text}: give a whole number") from None
-
-
-@register_input_format(".parquet")
+@register_input_format(".parquet", options=("features",))
 def parquet_inputs(path, spec, provenance, options=None):
     """The training's feature columns of a Parquet or Feather table (option: `features`)."""
     from mlphys.data.parquet_files import _reader, read_columns
 
-    options = _options(path, options, ("features",))
+    options = options or {}
     _, schema = _reader(path)
     wanted = _wanted_columns(path, schema.names, provenance, options.get("features"))
     return table_inputs(path, read_columns(path, wanted), spec)
@@ -237,14 +217,14 @@ for _suffix in (".pq", ".feather", ".arrow"):
     register_input_format(_suffix)(parquet_inputs)
 
 
-@register_input_format(".h5")
+@register_input_format(".h5", options=("x", "table", "features"))
 def hdf5_inputs(path, spec, provenance, options=None):
     """An HDF5 file's array `x` (default: the training's x dataset path, else x, x_test,
     x_train or the only dataset), read a batch at a time; or with `table` (default the
     training's) a group of columns, the training's feature columns by name."""
     from mlphys.data.hdf5_files import _datasets, _item, _read, _table_columns, open_file
 
-    options = _options(path, options, ("x", "table", "features"))
+    options = options or {}
     if "x" in options and "table" in options:
         raise UserError("--option x= reads an array, table= a group of columns: give one")
     table = options.get("table", None if "x" in options else provenance.get("table"))
@@ -285,13 +265,13 @@ for _suffix in (".hdf5", ".hdf"):
     register_input_format(_suffix)(hdf5_inputs)
 
 
-@register_input_format(".fits")
+@register_input_format(".fits", options=("hdu", "features"))
 def fits_inputs(path, spec, provenance, options=None):
     """A FITS table HDU's feature columns, or an image HDU (option `hdu`: default the
     training's, else the first with data; `features`)."""
     from mlphys.data.fits_files import _hdu, _is_table, _native, _table_columns, open_fits
 
-    options = _options(path, options, ("hdu", "features"))
+    options = options or {}
     with open_fits(path) as hdus:
         which = options.get("hdu")
         if which is None and provenance.get("hdu") in [h.name for h in hdus]:

@@ -94,7 +94,7 @@ class ReadOnlyBackup(keras.callbacks.BackupAndRestore):
         super().__init__(backup_dir, delete_checkpoint=False)
 
     def _save_model(self):
-        pass
+        """Writes nothing: process 0 keeps the backup."""
 
 
 def run_folder_recorders(run_dir, monitor, best_so_far=None):

@@ -353,9 +353,15 @@ def shared_model_done(model, placement):
     try:
         yield
     finally:
-        from jax.experimental import multihost_utils
+        wait_for_process_0()
 
-        multihost_utils.sync_global_devices("mlphys: process 0 wrote the run folder")
+
+def wait_for_process_0():
+    """Block every process until all reach here: the others wait while process 0 writes
+    the run folder."""
+    from jax.experimental import multihost_utils
+
+    multihost_utils.sync_global_devices("mlphys: process 0 wrote the run folder")
 
 
 def _localize(model):

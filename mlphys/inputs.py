@@ -52,16 +52,19 @@ class Inputs:
 _INPUT_FORMATS = {}
 
 
-def register_input_format(suffix):
+def register_input_format(suffix, options=None):
     """Register the decorated reader `fn(path, spec, provenance, options) -> Inputs` for
     inputs whose suffix is `suffix` (`"/"` for a folder, `"image"` for image files).
 
     spec: the run's `DataSpec` (input shape, kind; for a bare .keras file, the model's
         input shape); provenance: the training data's (its CSV feature and target
-        columns); options: the user's `-o NAME=VALUE` for the format, passed only when
-        given (a reader of (path, spec, provenance) alone takes none)."""
+        columns); options: the names of the `-o NAME=VALUE` the reader takes (default
+        none); `read_inputs` refuses any other and passes the user's ({name: text}) only
+        when given, so a reader of (path, spec, provenance) alone keeps working."""
 
     def decorate(reader):
+        if options is not None:
+            reader.options = tuple(options)
         _INPUT_FORMATS[suffix] = reader
         return reader
 
@@ -83,7 +86,7 @@ def read_inputs(paths, spec, provenance=None, options=None):
     suffixes = {"/" if p.is_dir() else p.suffix.lower() for p in paths}
     images = _INPUT_FORMATS.get("image")
     if images and suffixes <= set(images.suffixes):
-        return images(paths, spec, provenance or {}, *([options] if options else []))
+        return _read(images, paths, paths[0], spec, provenance, options)
     if len(paths) > 1:
         raise UserError("give one file (.npz, .csv, .root, .h5, .fits, .parquet ...) or "
                         "folder, or several image files "
@@ -93,9 +96,19 @@ def read_inputs(paths, spec, provenance=None, options=None):
         known = ", ".join(s for s in sorted(_INPUT_FORMATS) if s not in ("/", "image"))
         raise UserError(f"cannot read '{paths[0]}' for prediction: give a {known} file, "
                         "a folder of images or image files")
-    # options only when given: a reader of (path, spec, provenance) keeps working
-    return _INPUT_FORMATS[suffix](paths[0], spec, provenance or {},
-                                  *([options] if options else []))
+    return _read(_INPUT_FORMATS[suffix], paths[0], paths[0], spec, provenance, options)
+
+
+def _read(reader, where, path, spec, provenance, options):
+    """`reader(where, ...)`, after refusing an option it does not take; the options are
+    passed only when given (a reader of (path, spec, provenance) alone keeps working)."""
+    allowed = getattr(reader, "options", ())
+    unknown = [k for k in options or {} if k not in allowed]
+    if unknown:
+        takes = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
+        raise UserError(f"--option {unknown[0]}: reading '{path.name}' for prediction has "
+                        f"no such option ({takes})")
+    return reader(where, spec, provenance or {}, *([options] if options else []))
 
 
 def check_shape(name, shape, expected):

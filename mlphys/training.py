@@ -69,7 +69,7 @@ def train_config(config, *, out=None, quiet=False, run_name=None):
                         data_dir=config.data_dir)
     model, augmentation = prepare_model(config, data, quiet=quiet)
     if not placement.writes:  # another process of a data-parallel run: it writes nothing
-        return take_part(model, data, config, placement, augmentation=augmentation)
+        return take_part(model, data, config, augmentation=augmentation)
     run_dir = new_run_dir(out, config.model, config.label, name=run_name)
     config.dataset_options = data.options
     config.state.data = {"spec": data.spec.to_dict(), "sizes": data.sizes(),
@@ -135,12 +135,12 @@ def fit_and_report(model, data, config, run_dir, *, quiet, augmentation=None,
     return Run(run_dir, config, run_dir / "model.keras", model=model, metrics=metrics)
 
 
-def take_part(model, data, config, placement, *, augmentation=None, run_dir=None,
+def take_part(model, data, config, *, augmentation=None, run_dir=None,
               resumed_from=None):
     """The fit of a data-parallel process other than process 0: the same steps on its
     slice of every batch, restoring `run_dir`'s backup on a resume, and writing nothing;
     it then waits while process 0 writes the run folder. Returns None."""
-    from mlphys.distribute import read_only_recorders, shared_model_done
+    from mlphys.distribute import read_only_recorders, wait_for_process_0
     from mlphys.fitting import fit
 
     try:
@@ -149,8 +149,7 @@ def take_part(model, data, config, placement, *, augmentation=None, run_dir=None
     except KeyboardInterrupt:
         raise Interrupted("interrupted; process 0 recorded the run's last complete epoch "
                           "(continue with mlphys train --resume RUN in every process)") from None
-    with shared_model_done(model, placement):
-        pass
+    wait_for_process_0()
     return None
 
 
@@ -246,7 +245,7 @@ def resume(run_dir, *, quiet=False, data_dir=None, coordinator=None, num_process
                         data_dir=config.data_dir)
     model, augmentation = prepare_model(config, data, quiet=quiet)
     if not placement.writes:
-        return take_part(model, data, config, placement, augmentation=augmentation,
+        return take_part(model, data, config, augmentation=augmentation,
                          run_dir=run_dir, resumed_from=completed)
     config.mark("running")
     config.write(run_dir)
