@@ -19,9 +19,9 @@ from conftest import assert_user_error
 
 pytest.importorskip("jax")
 
-# mlp on 8x8 digits, the cnn on 12x12 (its digits defaults: augmentation layers, cosine)
-ENTRIES = {"mlp": ({"units": 32}, 8), "logreg": ({}, 8),
-           "cnn": ({"filters": 8, "dense_units": 32}, 12)}
+# mlp on 8x8 digits, the cnn on 12x12 (its digits defaults: augmentation layers, cosine);
+# logreg, one Dense layer of the mlp's, is left out for time
+ENTRIES = {"mlp": ({"units": 32}, 8), "cnn": ({"filters": 8, "dense_units": 32}, 12)}
 
 ONE_PROCESS = """
 import json, sys

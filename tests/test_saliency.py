@@ -79,9 +79,22 @@ def plugin(tmp_path_factory):
     return str(path)
 
 
+class _LazyRuns(dict):
+    """Run folders by name, each trained on first use (the floor job's few tests need
+    only two of the seven)."""
+
+    def __init__(self, recipes):
+        super().__init__()
+        self.recipes = recipes
+
+    def __missing__(self, name):
+        self[name] = self.recipes[name]()
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, plugin):
-    """Tiny runs trained once for the whole module."""
+    """Tiny runs, each trained once for the whole module when a test first asks for it."""
     out = tmp_path_factory.mktemp("runs")
     data = tmp_path_factory.mktemp("data")
     x_train, y_train, _ = _square_images(800, 0)
@@ -95,10 +108,11 @@ def runs(tmp_path_factory, plugin):
     curves = {"n_train": 300, "n_test": 40}
 
     def train(model, dataset, options=None, epochs=2, params=None):
-        return mlphys.train(model, dataset, params, dataset_options=options, epochs=epochs,
-                            seed=1, out=out, quiet=True, models_from=plugin)["run_dir"]
+        return lambda: mlphys.train(model, dataset, params, dataset_options=options,
+                                    epochs=epochs, seed=1, out=out, quiet=True,
+                                    models_from=plugin)["run_dir"]
 
-    return {
+    return _LazyRuns({
         "cnn": train("cnn", "digits", params={"filters": 8, "dense_units": 32}),
         "squares": train("cnn", str(squares), epochs=4,
                          params={"filters": 8, "dense_units": 32, "dense_dropout": 0.0}),
@@ -109,8 +123,8 @@ def runs(tmp_path_factory, plugin):
                             params={"hidden_layers": 1, "units": 16}),
         "regression": train("mlp", str(linear), epochs=40,
                             params={"hidden_layers": 1, "units": 16}),
-        "squares_test": (x_test, y_test, test_masks),
-    }
+        "squares_test": lambda: (x_test, y_test, test_masks),
+    })
 
 
 def _json(result):
