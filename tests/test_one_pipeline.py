@@ -80,7 +80,9 @@ CASES = {
     "shapes": Case({"n_train": 400, "n_test": 100}),
     "toy_resnet": Case(epochs=2),
     "tsne_latent": Case({"n_train": 150, "n_test": 50}, {"channels": 4}),
-    "unet": Case({"size": 16, "n_train": 16, "n_val": 8, "n_test": 8}, batch_size=8),
+    # the Dice loss, a zoo object (tests/test_zoo_images.py reopens it in a new process)
+    "unet": Case({"size": 16, "n_train": 16, "n_val": 8, "n_test": 8}, {"loss": "dice"},
+                 batch_size=8),
     "vae": Case({"size": 28}, {"filters": 8, "dense_units": 8}, epochs=1),
     "xor": Case({"n_train": 400, "n_test": 100}),
 }

@@ -42,7 +42,7 @@ def _wait_for_epochs(tmp_path, process, n, timeout=120):
 
 
 def test_resume_after_sigkill_loses_at_most_one_epoch(tmp_path):
-    process = _start(tmp_path, epochs=12)
+    process = _start(tmp_path, epochs=6)
     run, done_at_kill = _wait_for_epochs(tmp_path, process, 2)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
@@ -52,9 +52,9 @@ def test_resume_after_sigkill_loses_at_most_one_epoch(tmp_path):
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     history = pd.read_csv(run / "history.csv")
-    assert list(history["epoch"]) == list(range(12))  # every epoch exactly once
+    assert list(history["epoch"]) == list(range(6))  # every epoch exactly once
     config = json.loads((run / "config.json").read_text())
-    assert config["status"] == "finished" and config["epochs_run"] == 12
+    assert config["status"] == "finished" and config["epochs_run"] == 6
     assert config["resumed"][0]["from_epoch"] >= done_at_kill - 1  # at most one epoch lost
     assert json.loads((run / "metrics.json").read_text())["accuracy"] > 0.8
     assert not (run / "backup").exists()  # the backup goes once the run has finished
