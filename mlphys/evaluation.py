@@ -104,15 +104,13 @@ def score_predictions(model, dataset, split="test", batch_size=256):
     x, y = dataset.split(split)
     if len(y) == 0:
         raise UserError(f"the {split} split of '{dataset.name}' is empty")
-    from mlphys.streams import keras_inputs
+    from mlphys.streams import in_order
 
     spec = dataset.spec
     weight = dataset.sample_weight(split)
-    x_in, y_in, batch = keras_inputs(x, y, batch_size)
-    loss = model.evaluate(x_in, y_in, batch_size=batch, sample_weight=weight, verbose=0,
+    loss = model.evaluate(in_order(x, y, weight, batch_size), verbose=0,
                           return_dict=True)["loss"]
-    inputs, _, batch = keras_inputs(x, None, batch_size)
-    predictions = model.predict(inputs, batch_size=batch, verbose=0)
+    predictions = model.predict(in_order(x, batch_size=batch_size), verbose=0)
     metrics = {"loss": float(loss)}
     if spec.task == "regression":
         metrics.update(regression_metrics(y, predictions))

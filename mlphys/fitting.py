@@ -98,6 +98,7 @@ def fit(model, data, config, *, recorders, callback_dir, augmentation=None,
         callbacks = [*recorders, nan_stop, *_entry_callbacks(config.model, callback_dir),
                      stop_after_batch]
         lbfgs = _lbfgs_phase(data, config, validation, callbacks)
+        validation_batches = _in_order_validation(validation, batch)
 
         def run(epochs, start, shaping, after_adam=()):
             build_before_tracing(model, x, y, weight)
@@ -105,7 +106,7 @@ def fit(model, data, config, *, recorders, callback_dir, augmentation=None,
                 x, y, epochs=epochs, initial_epoch=start, batch_size=batch,
                 sample_weight=weight, steps_per_epoch=config.steps_per_epoch,
                 shuffle=y is not None,  # a stream or a tf.data pipeline shuffles itself
-                validation_data=validation,
+                validation_data=validation_batches,
                 # the schedule first: it adds the learning rate to the logs that the
                 # recorders write; the L-BFGS phase after the early stopping (which
                 # restores the best Adam weights) and before the recorders (it drives them)
@@ -118,6 +119,18 @@ def fit(model, data, config, *, recorders, callback_dir, augmentation=None,
             history = fine_tuning_phase(model, data, config, run, history, recorders,
                                         quiet=quiet, initial_epoch=initial_epoch)
     return history, nan_stop
+
+
+def _in_order_validation(validation, batch_size):
+    """Validation arrays (x, y[, weight]) as the batches Keras would cut them into (of
+    fit's batch size, else its default of 32), in one pipeline made once: Keras' adapter
+    makes a new one at each fit and a new iterator of it at each epoch, ~25 ms of CPU
+    each. A pipeline (a stream, data-parallel batches) or None passes through."""
+    if not isinstance(validation, tuple):
+        return validation
+    from mlphys.streams import in_order
+
+    return in_order(*validation, batch_size=batch_size or 32)
 
 
 def build_before_tracing(model, x, y=None, weight=None):

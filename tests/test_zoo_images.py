@@ -114,23 +114,6 @@ def test_segmentation_losses_on_hand_made_masks():
 
 # --- command line ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, extra", [
-    ("autoencoder", ["-o", "n_train=60", "-o", "n_val=30", "-o", "n_test=30",
-                     "-p", "bottleneck=3"]),
-    ("circles_to_squares", ["-o", "n_train=20", "-o", "n_val=10", "-o", "n_test=10",
-                            "-o", "size=20"]),
-    ("toy_resnet", []),
-])
-def test_train_and_evaluate_from_the_command_line(run_cli, tmp_path, data_dir, name, extra):
-    result = run_cli("train", name, *extra, "--epochs", 1, "--out", tmp_path, "--seed", 0)
-    assert result.exit_code == 0, result.output
-    run_dir = next(tmp_path.glob(f"{name}-*"))
-    result = run_cli("evaluate", run_dir, "--json")
-    assert result.exit_code == 0, result.output
-    metrics = json.loads(result.output)["metrics"]
-    assert ("cost" in metrics) == (name != "toy_resnet")
-
-
 def test_unet_with_dice_loss_reopens_in_a_fresh_process(tmp_path, data_dir):
     """A new interpreter has never built a U-Net: the Dice loss must come from the zoo.
     The model is built and saved, not trained: training with the Dice loss (and tune's

@@ -1,7 +1,6 @@
 """ZOO.md section A (building blocks and regression): logic_gate, xor, linreg, polyreg,
 curve_fit, function_fit and their generators."""
 
-import json
 
 import numpy as np
 import pytest
@@ -10,34 +9,6 @@ from conftest import assert_user_error
 from mlphys.datasets import load_dataset
 
 ENTRIES = ["logic_gate", "xor", "linreg", "polyreg", "curve_fit", "function_fit"]
-
-
-# one tiny run per entry, from the command line: train, then evaluate the run folder
-CLI_RUNS = [
-    ("logic_gate", ["-p", "weights=learned", "-o", "gate=nor", "-o", "repeats=8"], "accuracy"),
-    ("xor", ["-o", "n_train=200", "-o", "n_test=50"], "accuracy"),
-    ("linreg", [], "w1"),
-    ("polyreg", ["-d", "noisy_sine", "-p", "degree=5", "-p", "l2=0.01"], "c5"),
-    ("curve_fit", ["-o", "n_train=100", "-o", "n_test=20"], "theta0"),
-    ("function_fit", ["-o", "n_train=200", "-o", "n_test=50"], "mse"),
-]
-
-
-@pytest.mark.parametrize("name, args, metric", CLI_RUNS, ids=[r[0] for r in CLI_RUNS])
-def test_each_entry_trains_and_evaluates_from_the_command_line(run_cli, tmp_path, name, args,
-                                                               metric):
-    result = run_cli("train", name, *args, "--epochs", 1, "--seed", 0, "--out", tmp_path,
-                     "--data-dir", tmp_path)
-    assert result.exit_code == 0, result.output
-    (run_dir,) = tmp_path.glob(f"{name}-*")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metric in metrics and np.isfinite(metrics[metric])
-    if name == "polyreg":
-        assert (run_dir / "fit.png").stat().st_size > 0
-    evaluated = run_cli("evaluate", run_dir, "--json")
-    assert evaluated.exit_code == 0, evaluated.output
-    assert json.loads(evaluated.output)["metrics"][metric] == pytest.approx(metrics[metric],
-                                                                            rel=1e-4, abs=1e-6)
 
 
 @pytest.mark.parametrize("args, fragments", [

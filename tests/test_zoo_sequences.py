@@ -1,7 +1,6 @@
 """The oscillator generators (duffing, particles) and their models: duffing,
 lstm_particles and rnn (3EL lesson 3, MLP4P tutorials 6-7, MLMM 8)."""
 
-import json
 
 import numpy as np
 import pytest
@@ -98,27 +97,6 @@ def test_particles_tasks_and_chain_option():
 
 
 # --- command line: train, evaluate, user errors ---------------------------------------------
-
-@pytest.mark.parametrize("model, options", [
-    ("duffing", ["-o", "n_train=64", "-o", "n_test=16"]),
-    ("lstm_particles", ["-o", "n_train=32", "-o", "n_test=8", "-o", "task=predict",
-                        "-p", "lstm_layers=2"]),
-    ("rnn", ["-o", "n_train=32", "-o", "n_test=8", "-p", "cell=simple_rnn"]),
-])
-def test_train_and_evaluate_from_the_command_line(run_cli, tmp_path, monkeypatch, model,
-                                                  options):
-    monkeypatch.setenv("MLPHYS_DATA_DIR", str(tmp_path / "data"))
-    result = run_cli("train", model, *options, "--epochs", 1, "--seed", 0,
-                     "--out", tmp_path / "runs")
-    assert result.exit_code == 0, result.output
-    (run_dir,) = (tmp_path / "runs").iterdir()
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    extra = "rmse_epsilon" if model == "duffing" else "mse_ratio"
-    assert np.isfinite(metrics[extra])
-    result = run_cli("evaluate", run_dir)
-    assert result.exit_code == 0, result.output
-    assert extra in result.output
-
 
 @pytest.mark.parametrize("args, fragment", [
     (["-d", "duffing", "-o", "noise=-0.1"], "noise level must be >= 0"),
