@@ -47,7 +47,6 @@ class Case:
     rtol: float = 0.0
     lbfgs_rows: int = 0  # history rows of the L-BFGS phase after the epochs
     metric: str = "loss"  # a metric the entry's own score reports
-    sampled: tuple = ()  # metrics of episodes drawn anew at each scoring (not compared)
 
 
 CASES = {
@@ -85,8 +84,7 @@ CASES = {
                        metric="relative_l2"),
     "policy_gradient": Case({"size": 5, "chests": 1, "n_train": 64, "n_val": 16,
                              "n_test": 32}, {"policy": "tabular"}, steps_per_epoch=4,
-                            metric="greedy_return",
-                            sampled=("mean_return", "random_return", "gain_over_random")),
+                            metric="greedy_return"),
     "polyreg": Case(steps_per_epoch=5, metric="c3"),
     "rbm": Case({"size": 8}, metric="reconstruction_error"),
     "rnn": Case({"n_train": 200, "n_test": 50}, {"units": 8, "cell": "simple_rnn"},
@@ -104,6 +102,14 @@ CASES = {
 # cases whose best run must score exactly as train's best.keras (the objective is
 # val_loss, which train's checkpoint follows): the chi^2 fit, augmentation, a stream
 SCORED_LIKE_TRAIN = ("pdf_fit", "cnn-augmented", "cnn-stream")
+# entries whose model.keras is reopened and scored elsewhere, each beside its own checks
+# (test_training: cnn; test_zoo_images: unet in a fresh process; test_zoo_pinn;
+# test_zoo_generative: vae, dcgan; test_zoo_chain_pdf; test_zoo_unsupervised:
+# policy_gradient, rbm, tsne_latent; test_predict: mlp, logreg);
+# every other entry is reopened here
+REOPENED_ELSEWHERE = {"cnn", "cnn-augmented", "cnn-stream", "unet", "pinn", "pinn-lbfgs",
+                      "vae", "dcgan", "chain", "pdf_fit", "policy_gradient", "rbm",
+                      "tsne_latent", "mlp", "logreg"}
 
 
 def test_every_zoo_entry_has_a_pipeline_case():
@@ -137,12 +143,10 @@ def test_a_one_point_search_fits_what_train_fits(name, tmp_path, bright_squares)
                        steps_per_epoch=case.steps_per_epoch, seed=3, **case.settings)
     run = train(config=config, out=tmp_path / "train", quiet=True)
     assert np.isfinite(run.metrics[case.metric]), run.metrics
-    # model.keras reopens (the entry's own Keras classes, losses and layers) and scores
-    # as the model did at the end of training
-    again = evaluate(run.path, draw=False)["metrics"]
-    assert set(again) == set(run.metrics)
-    compared = {k: v for k, v in run.metrics.items() if k not in case.sampled}
-    assert {k: again[k] for k in compared} == pytest.approx(compared, rel=1e-5, nan_ok=True)
+    if name not in REOPENED_ELSEWHERE:  # model.keras reopens (the entry's own Keras
+        # classes, losses and layers) and scores as the model did at the end of training
+        again = evaluate(run.path, draw=False)["metrics"]
+        assert again == pytest.approx(run.metrics, rel=1e-5, nan_ok=True)
     result = tune(config, tuner="grid", spaces=_one_point(entry, case.params),
                   objective=case.objective, out=tmp_path / "tune", quiet=True)
     assert result["completed"] == 1, result["table"].to_dict("records")
