@@ -2,6 +2,7 @@
 
 - `StopOnNaN`: Keras' `TerminateOnNaN`, remembering the epoch and the loss (a stopped
   epoch logs nothing, and a run or trial says where it diverged).
+- `EpochScalars`: Keras' TensorBoard callback, scalars per epoch, no per-batch calls.
 - `StopAfterBatch`: ends `fit` after the batch during which Ctrl-C was pressed.
 - `run_folder_recorders`: what `mlphys train` keeps of a fit (best checkpoint, CSV log,
   backup for `--resume`, TensorBoard scalars).
@@ -33,6 +34,19 @@ class StopOnNaN(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             self.epoch, self.loss = self.current, float(loss)
             self.model.stop_training = True
+
+
+class EpochScalars(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback for scalars once per epoch (its `update_freq="epoch"`),
+    without its calls after every batch: Keras calls `summary.scalar` for each logged
+    value after each batch even then, with no writer set to record them. They wrote
+    nothing and took 25 s of the test suite's CPU (py-spy). The graph and profiler,
+    when asked for, are written as Keras writes them."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.update_freq != "epoch" or self.write_steps_per_second
+                or self._should_write_train_graph or self._should_trace):
+            super().on_train_batch_end(batch, logs)
 
 
 class StopAfterBatch(keras.callbacks.Callback):
@@ -114,5 +128,5 @@ def run_folder_recorders(run_dir, monitor, best_so_far=None):
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True),
         # scalars per epoch; the graph is left out: writing it took ~0.25 s of every run
         # (cnn on digits) and shows little that `mlphys info --shape` does not
-        keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), write_graph=False),
+        EpochScalars(log_dir=str(run_dir / "logs"), write_graph=False),
     ]

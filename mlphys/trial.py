@@ -60,14 +60,15 @@ def _recorders(plan, trial_dir, k, seed, values):
     import keras
     from tensorboard.plugins.hparams import api as hparams_api
 
+    from mlphys.callbacks import EpochScalars
+
     log_dir = Path(plan.log_dir) / f"seed_{seed}"
     return [
         keras.callbacks.ModelCheckpoint(trial_dir / f"repeat_{k}.weights.h5",
                                         monitor=plan.objective, mode=plan.direction,
                                         save_best_only=True, save_weights_only=True),
         keras.callbacks.CSVLogger(str(trial_dir / f"history_{k}.csv")),
-        keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False,
-                                    profile_batch=0),
+        EpochScalars(log_dir=str(log_dir), write_graph=False, profile_batch=0),
         hparams_api.KerasCallback(str(log_dir), values,
                                   trial_id=f"trial_{plan.trial_id}/seed_{seed}"),
     ]

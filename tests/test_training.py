@@ -46,7 +46,12 @@ def test_cnn_learns_digits_and_writes_a_complete_run_folder(cnn_run):
     for name in ("model.keras", "best.keras", "config.json", "history.csv", "metrics.json",
                  "curves.png", "confusion_matrix.png"):
         assert (run / name).stat().st_size > 0, name
-    assert any((run / "logs").rglob("*tfevents*"))
+    # TensorBoard: one scalar per epoch of the training and validation curves
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for split in ("train", "validation"):
+        events = EventAccumulator(str(run / "logs" / split)).Reload()
+        assert len(events.Tensors("epoch_loss")) == 6, split
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["accuracy"] >= 0.9
     assert set(metrics) >= {"loss", "accuracy", "precision", "recall", "f1"}
