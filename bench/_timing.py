@@ -1,4 +1,5 @@
-"""Wall-clock timing of whole commands, interleaved so that both sides see the same machine."""
+"""Timing of whole commands, interleaved so that both sides see the same machine, and of
+functions (the fastest of several calls)."""
 
 import statistics
 import subprocess
@@ -23,3 +24,14 @@ def compare(commands, repeats, env=None):
         for name, command in commands.items():
             times[name].append(wall_time(command, env))
     return {name: (min(t), statistics.median(t)) for name, t in times.items()}
+
+
+def fastest(function, repeats, clock=time.perf_counter):
+    """The shortest of `repeats` calls of `function`, in seconds of `clock` (wall time by
+    default; `time.process_time` for this process's CPU)."""
+    times = []
+    for _ in range(repeats):
+        start = clock()
+        function()
+        times.append(clock() - start)
+    return min(times)

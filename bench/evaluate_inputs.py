@@ -13,18 +13,12 @@ two give the same loss and predictions.
 
 import argparse
 import os
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def fastest_ms(call, repeats):
-    times = []
-    for _ in range(repeats):
-        started = time.process_time()
-        call()
-        times.append(time.process_time() - started)
-    return 1000 * min(times)
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import fastest  # noqa: E402
 
 
 def main():
@@ -63,7 +57,8 @@ def main():
     ms = dict.fromkeys(names, float("inf"))
     for _ in range(3):  # interleaved rounds: a busy moment slows both
         for name in names:
-            ms[name] = min(ms[name], fastest_ms(calls[name], max(1, args.repeats // 3)))
+            seconds = fastest(calls[name], max(1, args.repeats // 3), time.process_time)
+            ms[name] = min(ms[name], 1000 * seconds)
     for name in names:
         print(f"{name:36s} {ms[name]:8.1f} ms of CPU per call")
     print(f"ratio evaluate (pipeline / arrays): {ms[names[1]] / ms[names[0]]:.2f}")

@@ -32,11 +32,15 @@ whose first two values agree).)
 """
 
 import argparse
+import os
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import fastest  # noqa: E402
 
 
 def write_files(folder, rows, columns):
@@ -54,15 +58,6 @@ def write_files(folder, rows, columns):
                                 "y": y[start:start + step]})
     with h5py.File(folder / "events.h5", "w") as f:
         f["x"], f["y"] = x, y
-
-
-def fastest(function, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main():
