@@ -85,9 +85,10 @@ def in_order(x, y=None, weight=None, batch_size=256):
 
 
 def keras_inputs(x, y=None, batch_size=32, shuffle_seed=None):
-    """(x, y, batch_size) for `Model.fit`, `evaluate` and `predict`: arrays pass through
+    """(x, y, batch_size) of the training data for `Model.fit`: arrays pass through
     (Keras batches and shuffles them); a stream becomes a batched pipeline carrying its
-    labels, with y and batch_size None as Keras requires for datasets."""
+    labels, with y and batch_size None as Keras requires for datasets. What is read in
+    order (scoring, prediction, validation) comes from `in_order`."""
     if isinstance(x, (ImageStream, ArrayStream)):
         return x.batches(batch_size, y, shuffle_seed), None, None
     return x, y, batch_size
