@@ -226,7 +226,8 @@ def select(names=(), run_all=False):
                         "'mlphys reproduce --list' shows what each checks")
     chosen = []
     for name in names:
-        found = matching(dict.fromkeys(available), name)
+        # an entry's own name is that entry ('cnn' is not also crack_cnn); else a pattern
+        found = [name] if name in available else matching(dict.fromkeys(available), name)
         if not found:
             if name in list_models():
                 raise UserError(f"model '{name}' declares no reproduction checks; models "

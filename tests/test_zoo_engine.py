@@ -178,6 +178,13 @@ def test_reproduce_runs_checks_and_reports_each_outcome(plugin, run_cli):
     assert quick.stdout.splitlines()[0] == "entry,check,expected,obtained,result,seconds,note"
 
 
+def test_reproduce_takes_an_entry_by_its_own_name_and_others_by_pattern():
+    from mlphys.reproduce import select
+
+    assert select(["cnn"]) == ["cnn"]  # not crack_cnn as well
+    assert select(["*cnn"]) == ["cnn", "crack_cnn"]
+
+
 def test_reproduce_refuses_unknown_names(run_cli):
     assert_user_error(run_cli("reproduce", "no_such_net"), "no_such_net")
     assert_user_error(run_cli("reproduce"), "--all")
