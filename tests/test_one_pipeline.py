@@ -47,6 +47,7 @@ class Case:
     rtol: float = 0.0
     lbfgs_rows: int = 0  # history rows of the L-BFGS phase after the epochs
     metric: str = "loss"  # a metric the entry's own score reports
+    figure: str | None = None  # a figure the entry's own plot adds to the run folder
 
 
 CASES = {
@@ -85,7 +86,7 @@ CASES = {
     "policy_gradient": Case({"size": 5, "chests": 1, "n_train": 64, "n_val": 16,
                              "n_test": 32}, {"policy": "tabular"}, steps_per_epoch=4,
                             metric="greedy_return"),
-    "polyreg": Case(steps_per_epoch=5, metric="c3"),
+    "polyreg": Case(steps_per_epoch=5, metric="c3", figure="fit.png"),
     "rbm": Case({"size": 8}, metric="reconstruction_error"),
     "rnn": Case({"n_train": 200, "n_test": 50}, {"units": 8, "cell": "simple_rnn"},
                  metric="mse_ratio"),
@@ -143,6 +144,8 @@ def test_a_one_point_search_fits_what_train_fits(name, tmp_path, bright_squares)
                        steps_per_epoch=case.steps_per_epoch, seed=3, **case.settings)
     run = train(config=config, out=tmp_path / "train", quiet=True)
     assert np.isfinite(run.metrics[case.metric]), run.metrics
+    if case.figure:
+        assert (run.path / case.figure).stat().st_size > 0, case.figure
     if name not in REOPENED_ELSEWHERE:  # model.keras reopens (the entry's own Keras
         # classes, losses and layers) and scores as the model did at the end of training
         again = evaluate(run.path, draw=False)["metrics"]
